@@ -1,0 +1,21 @@
+# Two commands do everything: `make run` (set up, then start the bot or the local demo)
+# and `make test` (set up, then lint and run the whole test suite).
+.PHONY: run test setup lint bench demo
+
+setup:
+	@bash scripts/bootstrap.sh
+
+run: setup
+	@.venv/bin/python -m bot $(ARGS)
+
+demo: setup
+	@.venv/bin/python -m bot demo
+
+test: setup
+	@bash scripts/test.sh $(ARGS)
+
+lint: setup
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+bench: setup
+	@for script in benchmarks/*.py; do echo "== $$script"; .venv/bin/python "$$script" || exit 1; done

@@ -1,0 +1,354 @@
+"""Process settings, read once from the environment and `.env`, grouped by section."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from agents.dedup.scoring import DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_POSSIBLE_THRESHOLD
+
+IdList = Annotated[list[int], NoDecode]
+NameList = Annotated[list[str], NoDecode]
+
+PLACEHOLDER_SECRETS = {"changeme", "your-token-here", "xxx", "..."}
+
+
+def _env(name: str) -> Any:
+    """Field alias so each setting is read from exactly the documented variable."""
+    return AliasChoices(name)
+
+
+def _split_commas(value: object) -> object:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, int):
+        return [value]
+    return value
+
+
+def _parse_ids(value: object) -> list[int]:
+    parts = _split_commas(value)
+    if not isinstance(parts, list):
+        raise ValueError("expected comma-separated Discord ids, e.g. 123,456")
+    ids: list[int] = []
+    for part in parts:
+        try:
+            ids.append(int(part))
+        except (TypeError, ValueError):
+            raise ValueError(f"expected comma-separated Discord ids, got {part!r}") from None
+    return ids
+
+
+def _parse_duration(value: object) -> timedelta:
+    """Accept seconds (`3600`) or a number with a unit (`90s`, `30m`, `24h`, `7d`)."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=float(value))
+    text = str(value).strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        raise ValueError(
+            f"expected a duration such as 3600, 30m, 24h or 7d, got {value!r}"
+        ) from None
+    if seconds <= 0:
+        raise ValueError("expected a positive duration")
+    return timedelta(seconds=seconds)
+
+
+class _Section(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+
+class DiscordSettings(_Section):
+    """Discord connection and the channels and roles the bot works with."""
+
+    token: SecretStr | None = Field(None, validation_alias=_env("DISCORD_BOT_TOKEN"))
+    feedback_channel_ids: IdList = Field(
+        default_factory=list, validation_alias=_env("FEEDBACK_CHANNEL_IDS")
+    )
+    review_channel_id: int | None = Field(None, validation_alias=_env("REVIEW_CHANNEL_ID"))
+    maintainer_role_ids: IdList = Field(
+        default_factory=list, validation_alias=_env("MAINTAINER_ROLE_IDS")
+    )
+    api_base: str | None = Field(None, validation_alias=_env("DISCORD_API_BASE"))
+    gateway_url: str | None = Field(None, validation_alias=_env("DISCORD_GATEWAY_URL"))
+    shard_count: int | None = Field(None, ge=1, validation_alias=_env("SHARD_COUNT"))
+    shard_ids: IdList = Field(default_factory=list, validation_alias=_env("SHARD_IDS"))
+    triage_emoji: str = Field("📝", validation_alias=_env("TRIAGE_REACTION_EMOJI"))
+    approve_emoji: str = Field("✅", validation_alias=_env("APPROVE_REACTION_EMOJI"))
+    reject_emoji: str = Field("❌", validation_alias=_env("REJECT_REACTION_EMOJI"))
+    ack_emoji: str = Field("👀", validation_alias=_env("ACK_REACTION_EMOJI"))
+    not_actionable_emoji: str = Field("💜", validation_alias=_env("NOT_ACTIONABLE_EMOJI"))
+    rate_limit_items: int = Field(5, ge=1, validation_alias=_env("RATE_LIMIT_ITEMS"))
+    rate_limit_window: timedelta = Field(
+        timedelta(minutes=10), validation_alias=_env("RATE_LIMIT_WINDOW")
+    )
+
+    _ids = field_validator(
+        "feedback_channel_ids", "maintainer_role_ids", "shard_ids", mode="before"
+    )(_parse_ids)
+    _window = field_validator("rate_limit_window", mode="before")(_parse_duration)
+
+    @field_validator("api_base", "gateway_url", mode="after")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return value.strip()
+
+    @field_validator("token", mode="after")
+    @classmethod
+    def _reject_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("is a placeholder; set the real bot token or leave it empty")
+        return value
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> DiscordSettings:
+        if self.shard_ids and self.shard_count is None:
+            raise ValueError("SHARD_IDS needs SHARD_COUNT")
+        if self.shard_count is not None and any(s >= self.shard_count for s in self.shard_ids):
+            raise ValueError("every id in SHARD_IDS must be below SHARD_COUNT")
+        return self
+
+
+class GitHubSettings(_Section):
+    """The repository issues are filed in and how to reach GitHub."""
+
+    token: SecretStr | None = Field(None, validation_alias=_env("GITHUB_TOKEN"))
+    owner: str | None = Field(None, validation_alias=_env("GITHUB_OWNER"))
+    repo: str | None = Field(None, validation_alias=_env("GITHUB_REPO"))
+    allowed_repos: NameList = Field(default_factory=list, validation_alias=_env("ALLOWED_REPOS"))
+    api_url: str = Field("https://api.github.com", validation_alias=_env("GITHUB_API_URL"))
+    sync_interval: timedelta = Field(
+        timedelta(minutes=15), validation_alias=_env("GITHUB_SYNC_INTERVAL")
+    )
+    comment_on_duplicates: bool = Field(True, validation_alias=_env("GITHUB_COMMENT_ON_DUPLICATES"))
+    update_label: str | None = Field("released", validation_alias=_env("GITHUB_UPDATE_LABEL"))
+    label_map: dict[str, str] = Field(
+        default_factory=lambda: {"bug": "bug", "feature": "enhancement", "question": "question"},
+        validation_alias=_env("GITHUB_LABEL_MAP"),
+    )
+
+    _lists = field_validator("allowed_repos", mode="before")(_split_commas)
+    _interval = field_validator("sync_interval", mode="before")(_parse_duration)
+
+    @field_validator("api_url", mode="after")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("token", mode="after")
+    @classmethod
+    def _empty_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return value
+
+    @field_validator("update_label", mode="after")
+    @classmethod
+    def _blank_label_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("allowed_repos", mode="after")
+    @classmethod
+    def _full_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name.count("/") != 1 or not all(name.split("/")):
+                raise ValueError(f"expected owner/name entries, got {name!r}")
+        return [name.lower() for name in value]
+
+    @property
+    def full_name(self) -> str | None:
+        """`owner/repo` of the configured repository, if both are set."""
+        if self.owner and self.repo:
+            return f"{self.owner}/{self.repo}"
+        return None
+
+    @property
+    def allowlist(self) -> list[str]:
+        """Repositories the bot may file into (default: the configured one only)."""
+        if self.allowed_repos:
+            return self.allowed_repos
+        return [self.full_name.lower()] if self.full_name else []
+
+
+class LLMSettings(_Section):
+    """The OpenAI-compatible endpoint; without a key the offline engine is used."""
+
+    api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
+    base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    model_name: str = Field("gpt-4o-mini", validation_alias=_env("OPENAI_MODEL_NAME"))
+    fallback_models: NameList = Field(
+        default_factory=list, validation_alias=_env("OPENAI_FALLBACK_MODELS")
+    )
+    requests_per_minute: float = Field(20, gt=0, validation_alias=_env("LLM_REQUESTS_PER_MINUTE"))
+    timeout_seconds: float = Field(30, gt=0, validation_alias=_env("LLM_TIMEOUT_SECONDS"))
+
+    _lists = field_validator("fallback_models", mode="before")(_split_commas)
+
+    @field_validator("api_key", mode="after")
+    @classmethod
+    def _empty_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        """True when an API key is configured."""
+        return self.api_key is not None
+
+    @property
+    def models(self) -> list[str]:
+        """The model cascade: the main model, then each fallback."""
+        return [self.model_name, *[m for m in self.fallback_models if m != self.model_name]]
+
+
+class TriageSettings(_Section):
+    """Thresholds and timings of the triage and review flow."""
+
+    duplicate_threshold: float = Field(
+        DEFAULT_DUPLICATE_THRESHOLD, ge=0, le=1, validation_alias=_env("DUPLICATE_THRESHOLD")
+    )
+    possible_duplicate_threshold: float = Field(
+        DEFAULT_POSSIBLE_THRESHOLD,
+        ge=0,
+        le=1,
+        validation_alias=_env("POSSIBLE_DUPLICATE_THRESHOLD"),
+    )
+    review_confidence: float = Field(0.55, ge=0, le=1, validation_alias=_env("REVIEW_CONFIDENCE"))
+    reminder_after: timedelta = Field(
+        timedelta(hours=24), validation_alias=_env("APPROVAL_REMINDER_AFTER")
+    )
+    expires_after: timedelta = Field(
+        timedelta(days=7), validation_alias=_env("APPROVAL_EXPIRES_AFTER")
+    )
+    ask_for_details: bool = Field(True, validation_alias=_env("ASK_FOR_DETAILS"))
+    details_timeout: timedelta = Field(timedelta(hours=6), validation_alias=_env("DETAILS_TIMEOUT"))
+
+    digest_interval: timedelta = Field(timedelta(days=7), validation_alias=_env("DIGEST_INTERVAL"))
+    correction_similarity: float = Field(
+        0.85, ge=0, le=1, validation_alias=_env("CORRECTION_SIMILARITY")
+    )
+
+    _durations = field_validator(
+        "reminder_after", "expires_after", "digest_interval", "details_timeout", mode="before"
+    )(_parse_duration)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TriageSettings:
+        if self.possible_duplicate_threshold > self.duplicate_threshold:
+            raise ValueError("POSSIBLE_DUPLICATE_THRESHOLD must not exceed DUPLICATE_THRESHOLD")
+        return self
+
+
+class Settings(_Section):
+    """Everything the process needs, built once in `main()` and passed explicitly."""
+
+    data_dir: Path = Field(Path("./data"), validation_alias=_env("DATA_DIR"))
+    database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
+    chroma_url: str | None = Field(None, validation_alias=_env("CHROMA_URL"))
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias=_env("LOG_LEVEL")
+    )
+    log_format: Literal["json", "console"] | None = Field(None, validation_alias=_env("LOG_FORMAT"))
+    health_port: int | None = Field(None, ge=1, le=65535, validation_alias=_env("HEALTH_PORT"))
+
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    github: GitHubSettings = Field(default_factory=GitHubSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    triage: TriageSettings = Field(default_factory=TriageSettings)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url", "chroma_url", mode="after")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() if value and value.strip() else None
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _async_driver(cls, value: str | None) -> str | None:
+        """Normalise plain PostgreSQL and SQLite URLs to their async drivers."""
+        if value is None:
+            return None
+        for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://"):
+            if value.startswith(prefix):
+                return "postgresql+asyncpg://" + value[len(prefix) :]
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
+        if not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ValueError("expected a postgresql:// or sqlite:/// URL")
+        return value
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in force (default: a SQLite file under DATA_DIR)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'iterateswarm.sqlite3').resolve()}"
+
+    @property
+    def is_postgres(self) -> bool:
+        """True when the database is PostgreSQL."""
+        return self.db_url.startswith("postgresql")
+
+    @property
+    def resolved_log_format(self) -> Literal["json", "console"]:
+        """JSON when not attached to a terminal, unless LOG_FORMAT says otherwise."""
+        if self.log_format:
+            return self.log_format
+        import sys
+
+        return "console" if sys.stderr.isatty() else "json"
+
+
+class SettingsError(Exception):
+    """Raised with one readable line per invalid variable."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build `Settings`, turning validation errors into messages that name the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(format_validation_error(exc)) from None
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem: `VARIABLE: what is expected`."""
+    lines = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"]) or "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"{name.upper()}: {message}")
+    return "\n".join(lines)

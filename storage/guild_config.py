@@ -1,0 +1,59 @@
+"""Repository for per-guild configuration overrides set with /config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from storage.db import Database
+from storage.models import AuditEvent, GuildConfig, utcnow
+
+
+class GuildConfigRepository:
+    """Read and change the stored overrides of one guild; every change is audited."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, guild_id: int) -> dict[str, Any]:
+        """The guild's stored overrides (empty when none)."""
+        async with self.db.sessions() as session:
+            row = await session.get(GuildConfig, guild_id, populate_existing=True)
+            return dict(row.values) if row else {}
+
+    async def update(self, *, guild_id: int, changes: dict[str, Any], actor: str) -> dict[str, Any]:
+        """Merge `changes` into the overrides (a value of None removes the key)."""
+        async with self.db.sessions() as session, session.begin():
+            row = await session.get(GuildConfig, guild_id, with_for_update=True)
+            before = dict(row.values) if row else {}
+            after = {**before, **changes}
+            after = {key: value for key, value in after.items() if value is not None}
+            if row is None:
+                await session.execute(
+                    insert(GuildConfig).values(
+                        guild_id=guild_id, values=after, updated_at=utcnow(), updated_by=actor
+                    )
+                )
+            else:
+                await session.execute(
+                    update(GuildConfig)
+                    .where(GuildConfig.guild_id == guild_id)
+                    .values(values=after, updated_at=utcnow(), updated_by=actor)
+                )
+            await session.execute(
+                insert(AuditEvent).values(
+                    item_id=None,
+                    at=utcnow(),
+                    actor=actor,
+                    action="config",
+                    details={"guild_id": guild_id, "changes": changes},
+                )
+            )
+        return after
+
+    async def all(self) -> dict[int, dict[str, Any]]:
+        """Every guild's overrides."""
+        async with self.db.sessions() as session:
+            rows = (await session.execute(select(GuildConfig))).scalars()
+            return {row.guild_id: dict(row.values) for row in rows}

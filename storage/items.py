@@ -1,0 +1,300 @@
+"""Repository for feedback items and their audit trail: the only code that writes them."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import unicodedata
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.db import Database
+from storage.models import (
+    OPEN_STATUSES,
+    TRANSITIONS,
+    AuditEvent,
+    FeedbackItem,
+    FeedbackItemBase,
+    ItemStatus,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+_MAX_CAS_ATTEMPTS = 5
+
+
+#: Item ids live in a 32-bit INTEGER column; PostgreSQL refuses larger query arguments.
+MAX_ITEM_ID = 2**31 - 1
+
+
+class IllegalTransitionError(ValueError):
+    """The requested move is not in `TRANSITIONS` for any status."""
+
+
+def text_hash(text: str) -> str:
+    """Stable hash of the normalised text, to spot verbatim repeats."""
+    folded = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return hashlib.sha256(folded.encode()).hexdigest()
+
+
+def _sources_for(to: ItemStatus) -> frozenset[ItemStatus]:
+    return frozenset(s for s, targets in TRANSITIONS.items() if to in targets)
+
+
+class ItemRepository:
+    """Create, read and move feedback items; every move is a compare-and-set plus an audit row."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _insert(self) -> Any:
+        dialect = postgresql if self.db.backend == "postgresql" else sqlite
+        return dialect.insert(FeedbackItem)
+
+    async def create(
+        self, *, item: FeedbackItemBase, actor: str, requested_by: str | None = None
+    ) -> tuple[FeedbackItem, bool]:
+        """Store a new item unless its `source_key` exists; return (item, created).
+
+        `requested_by` names the maintainer who explicitly sent it to triage.
+        """
+        values = item.model_dump()
+        values.update(
+            triage_requested_by=requested_by,
+            text_hash=text_hash(item.raw_text),
+            status=ItemStatus.RECEIVED,
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+        stmt = (
+            self._insert()
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["source_key"])
+            .returning(FeedbackItem.id)
+        )
+        async with self.db.sessions() as session, session.begin():
+            new_id = (await session.execute(stmt)).scalar_one_or_none()
+            if new_id is not None:
+                await session.execute(
+                    insert(AuditEvent).values(
+                        item_id=new_id,
+                        at=utcnow(),
+                        actor=actor,
+                        action="received",
+                        to_status=ItemStatus.RECEIVED,
+                        details={"source": item.source_kind},
+                    )
+                )
+        if new_id is not None:
+            created = await self.get(new_id)
+            assert created is not None
+            return created, True
+        existing = await self.get_by_source(item.source_key)
+        assert existing is not None, "conflicting row vanished"
+        return existing, False
+
+    async def get(self, item_id: int) -> FeedbackItem | None:
+        """The item with this id, or None (also for ids no row can have, e.g. from a button)."""
+        if not 0 < item_id <= MAX_ITEM_ID:
+            return None
+        async with self.db.sessions() as session:
+            return await session.get(FeedbackItem, item_id, populate_existing=True)
+
+    async def get_by_source(self, source_key: str) -> FeedbackItem | None:
+        """The item created from this Discord event, or None."""
+        async with self.db.sessions() as session:
+            stmt = select(FeedbackItem).where(FeedbackItem.source_key == source_key)
+            return (await session.execute(stmt)).scalar_one_or_none()
+
+    async def transition(
+        self,
+        *,
+        item_id: int,
+        to: ItemStatus,
+        actor: str,
+        expected: Iterable[ItemStatus] | None = None,
+        details: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> FeedbackItem | None:
+        """Move the item to `to` if its current status allows it; None if it does not.
+
+        The update is conditional on the status read just before it, so of two racing
+        callers exactly one wins; the audit row is written in the same transaction.
+        """
+        sources = _sources_for(to)
+        if not sources:
+            raise IllegalTransitionError(f"no status may move to {to}")
+        if expected is not None:
+            sources = sources & frozenset(expected)
+        for _ in range(_MAX_CAS_ATTEMPTS):
+            current = await self.get(item_id)
+            if current is None or ItemStatus(current.status) not in sources:
+                return None
+            observed = current.status
+            values = {"status": to, "updated_at": utcnow(), **fields}
+            stmt = (
+                update(FeedbackItem)
+                .where(FeedbackItem.id == item_id, FeedbackItem.status == observed)
+                .values(**values)
+                .returning(FeedbackItem)
+                .execution_options(populate_existing=True)
+            )
+            async with self.db.sessions() as session, session.begin():
+                moved = (await session.execute(stmt)).scalar_one_or_none()
+                if moved is None:
+                    continue
+                await session.execute(
+                    insert(AuditEvent).values(
+                        item_id=item_id,
+                        at=utcnow(),
+                        actor=actor,
+                        action="transition",
+                        from_status=observed,
+                        to_status=to,
+                        details=details,
+                    )
+                )
+            return moved
+        return None
+
+    async def update_fields(self, *, item_id: int, **fields: Any) -> FeedbackItem | None:
+        """Set fields that are not the status (triage results, message ids)."""
+        if "status" in fields:
+            raise ValueError("use transition() to change the status")
+        async with self.db.sessions() as session, session.begin():
+            await session.execute(
+                update(FeedbackItem)
+                .where(FeedbackItem.id == item_id)
+                .values(updated_at=utcnow(), **fields)
+            )
+        return await self.get(item_id)
+
+    async def record_event(
+        self,
+        *,
+        item_id: int | None,
+        actor: str,
+        action: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Append an audit event that is not a status change (node runs, config edits)."""
+        async with self.db.sessions() as session, session.begin():
+            await session.execute(
+                insert(AuditEvent).values(
+                    item_id=item_id, at=utcnow(), actor=actor, action=action, details=details
+                )
+            )
+
+    async def events(self, item_id: int) -> list[AuditEvent]:
+        """The item's audit trail, oldest first."""
+        async with self.db.sessions() as session:
+            stmt = (
+                select(AuditEvent).where(AuditEvent.item_id == item_id).order_by(AuditEvent.id)  # type: ignore[arg-type]
+            )
+            return list((await session.execute(stmt)).scalars())
+
+    async def list_by_status(
+        self, statuses: Iterable[ItemStatus], *, limit: int | None = None
+    ) -> list[FeedbackItem]:
+        """Items in any of these statuses, oldest first."""
+        async with self.db.sessions() as session:
+            stmt = (
+                select(FeedbackItem)
+                .where(FeedbackItem.status.in_([str(s) for s in statuses]))  # type: ignore[attr-defined]
+                .order_by(FeedbackItem.id)  # type: ignore[arg-type]
+            )
+            if limit is not None:
+                stmt = stmt.limit(limit)
+            return list((await session.execute(stmt)).scalars())
+
+    async def list_unfinished(self) -> list[FeedbackItem]:
+        """Items whose triage graph may still have work (or is waiting for a decision)."""
+        async with self.db.sessions() as session:
+            stmt = (
+                select(FeedbackItem)
+                .where(FeedbackItem.flow_done.is_(False))  # type: ignore[attr-defined]
+                .order_by(FeedbackItem.id)  # type: ignore[arg-type]
+            )
+            return list((await session.execute(stmt)).scalars())
+
+    async def list_open(self) -> list[FeedbackItem]:
+        """Every item that still needs the bot or a maintainer."""
+        return await self.list_by_status(OPEN_STATUSES)
+
+    async def counts_by_status(self, *, guild_id: int | None = None) -> dict[str, int]:
+        """How many items are in each status."""
+        async with self.db.sessions() as session:
+            stmt = select(FeedbackItem.status, func.count()).group_by(FeedbackItem.status)
+            if guild_id is not None:
+                stmt = stmt.where(FeedbackItem.guild_id == guild_id)
+            rows = (await session.execute(stmt)).all()
+        return {status: count for status, count in rows}
+
+    async def count_created_since(self, since: datetime, *, guild_id: int | None = None) -> int:
+        """Items received since the given time."""
+        async with self.db.sessions() as session:
+            stmt = (
+                select(func.count())
+                .select_from(FeedbackItem)
+                .where(
+                    FeedbackItem.created_at >= since  # type: ignore[arg-type]
+                )
+            )
+            if guild_id is not None:
+                stmt = stmt.where(FeedbackItem.guild_id == guild_id)
+            return int((await session.execute(stmt)).scalar_one())
+
+    async def count_transitions_since(self, since: datetime, to: Sequence[ItemStatus]) -> int:
+        """Transitions into any of these statuses since the given time."""
+        async with self.db.sessions() as session:
+            stmt = (
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(
+                    AuditEvent.at >= since,  # type: ignore[arg-type]
+                    AuditEvent.to_status.in_([str(s) for s in to]),  # type: ignore[union-attr]
+                )
+            )
+            return int((await session.execute(stmt)).scalar_one())
+
+    async def oldest_in(self, status: ItemStatus) -> FeedbackItem | None:
+        """The longest-waiting item in this status."""
+        async with self.db.sessions() as session:
+            stmt = (
+                select(FeedbackItem)
+                .where(FeedbackItem.status == status)
+                .order_by(FeedbackItem.updated_at)  # type: ignore[arg-type]
+                .limit(1)
+            )
+            return (await session.execute(stmt)).scalar_one_or_none()
+
+    async def find_by_issue(self, *, repo: str, issue_number: int) -> list[FeedbackItem]:
+        """Items filed as, or marked duplicate of, this GitHub issue."""
+        async with self.db.sessions() as session:
+            stmt = select(FeedbackItem).where(
+                FeedbackItem.repo == repo, FeedbackItem.issue_number == issue_number
+            )
+            return list((await session.execute(stmt)).scalars())
+
+    async def find_by_issues(self, *, repo: str, numbers: Iterable[int]) -> list[FeedbackItem]:
+        """Items filed as, or marked duplicate of, any of these issues of `repo`."""
+        wanted = sorted(set(numbers))
+        found: list[FeedbackItem] = []
+        async with self.db.sessions() as session:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                stmt = (
+                    select(FeedbackItem)
+                    .where(
+                        FeedbackItem.repo == repo,
+                        FeedbackItem.issue_number.in_(chunk),  # type: ignore[union-attr]
+                    )
+                    .order_by(FeedbackItem.id)  # type: ignore[arg-type]
+                )
+                found.extend((await session.execute(stmt)).scalars())
+        return found

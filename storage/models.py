@@ -1,0 +1,193 @@
+"""SQLModel tables: feedback items, audit trail, guild configuration, sync state, examples."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware."""
+    return datetime.now(UTC)
+
+
+class AwareDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp on every backend (SQLite returns naive values otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def _ts(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(AwareDateTime(), **kwargs))
+
+
+class ItemStatus(enum.StrEnum):
+    """Lifecycle of a feedback item."""
+
+    RECEIVED = "received"
+    TRIAGING = "triaging"
+    AWAITING_DETAILS = "awaiting_details"
+    NOT_ACTIONABLE = "not_actionable"
+    AWAITING_REVIEW = "awaiting_review"
+    APPROVED = "approved"
+    FILING = "filing"
+    FILED = "filed"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+S = ItemStatus
+
+#: Every legal move; anything else is refused by `ItemRepository.transition`.
+TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
+    S.RECEIVED: frozenset({S.TRIAGING, S.FAILED}),
+    S.TRIAGING: frozenset({S.AWAITING_REVIEW, S.AWAITING_DETAILS, S.NOT_ACTIONABLE, S.FAILED}),
+    S.AWAITING_DETAILS: frozenset({S.TRIAGING}),
+    S.NOT_ACTIONABLE: frozenset({S.RECEIVED}),
+    S.AWAITING_REVIEW: frozenset(
+        {S.AWAITING_REVIEW, S.APPROVED, S.REJECTED, S.DUPLICATE, S.EXPIRED}
+    ),
+    S.APPROVED: frozenset({S.FILING, S.FAILED}),
+    S.FILING: frozenset({S.FILED, S.FAILED}),
+    S.FAILED: frozenset({S.APPROVED, S.REJECTED, S.RECEIVED, S.EXPIRED}),
+    S.FILED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.DUPLICATE: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+
+#: Statuses in which an item still needs the bot or a maintainer.
+OPEN_STATUSES = frozenset(
+    {S.RECEIVED, S.TRIAGING, S.AWAITING_DETAILS, S.AWAITING_REVIEW, S.APPROVED, S.FILING, S.FAILED}
+)
+
+
+class SourceKind(enum.StrEnum):
+    """How an item reached the bot."""
+
+    CHANNEL = "channel"
+    SLASH = "slash"
+    CONTEXT_MENU = "context-menu"
+    REACTION = "reaction"
+    CLI = "cli"
+
+
+class FeedbackItemBase(SQLModel):
+    """Fields set at intake: where the feedback came from and what it said."""
+
+    source_kind: str = Field(max_length=20)
+    source_key: str = Field(max_length=120, description="Unique id of the originating event.")
+    guild_id: int | None = Field(default=None, sa_type=BigInteger)
+    channel_id: int | None = Field(default=None, sa_type=BigInteger)
+    message_id: int | None = Field(default=None, sa_type=BigInteger)
+    author_id: int | None = Field(default=None, sa_type=BigInteger)
+    author_name: str = Field(default="", max_length=200)
+    jump_url: str | None = Field(default=None, max_length=300)
+    raw_text: str = Field(sa_column=Column(Text, nullable=False))
+    kind_hint: str | None = Field(default=None, max_length=20)
+
+
+class FeedbackItem(FeedbackItemBase, table=True):
+    """One piece of feedback and everything decided about it."""
+
+    __tablename__ = "feedback_items"
+    __table_args__ = (UniqueConstraint("source_key", name="uq_feedback_items_source_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    text_hash: str = Field(max_length=64, index=True)
+    status: str = Field(default=ItemStatus.RECEIVED, max_length=20, index=True)
+    kind: str | None = Field(default=None, max_length=20)
+    severity: str | None = Field(default=None, max_length=20)
+    confidence: float | None = None
+    actionable: bool | None = None
+    needs_review: bool = False
+    triage_requested_by: str | None = Field(
+        default=None, max_length=200, description="Maintainer who sent the item to triage."
+    )
+    flow_done: bool = Field(default=False, description="The triage graph has nothing left to do.")
+    reasoning: str | None = Field(default=None, sa_column=Column(Text))
+    engine: str | None = Field(default=None, max_length=80)
+    spec: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    duplicates: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    decision: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    review_channel_id: int | None = Field(default=None, sa_type=BigInteger)
+    review_message_id: int | None = Field(default=None, sa_type=BigInteger)
+    repo: str | None = Field(default=None, max_length=200)
+    issue_number: int | None = None
+    issue_url: str | None = Field(default=None, max_length=300)
+    issue_state: str | None = Field(default=None, max_length=40)
+    reminded_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    updated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """One row per transition or node run; never updated."""
+
+    __tablename__ = "audit_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int | None = Field(default=None, foreign_key="feedback_items.id", index=True)
+    at: datetime = _ts(nullable=False, default=utcnow)
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=60)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str | None = Field(default=None, max_length=20)
+    details: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class GuildConfig(SQLModel, table=True):
+    """Per-guild overrides of the environment defaults, changed with /config."""
+
+    __tablename__ = "guild_configs"
+
+    guild_id: int = Field(sa_type=BigInteger, primary_key=True)
+    values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = _ts(nullable=False, default=utcnow)
+    updated_by: str | None = Field(default=None, max_length=200)
+
+
+class SyncState(SQLModel, table=True):
+    """High-water mark of the GitHub issue sync, per repository."""
+
+    __tablename__ = "sync_state"
+
+    repo: str = Field(primary_key=True, max_length=200)
+    since: datetime | None = _ts(nullable=True)
+    last_run_at: datetime | None = _ts(nullable=True)
+    issues_seen: int = 0
+
+
+class Example(SQLModel, table=True):
+    """A maintainer's correction (edit or rejection) kept as a labelled example."""
+
+    __tablename__ = "examples"
+
+    id: int | None = Field(default=None, primary_key=True)
+    guild_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    item_id: int | None = Field(default=None, foreign_key="feedback_items.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str | None = Field(default=None, max_length=20)
+    severity: str | None = Field(default=None, max_length=20)
+    title: str | None = Field(default=None, max_length=256)
+    labels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    rejected: bool = False
+    created_at: datetime = _ts(nullable=False, default=utcnow)
