@@ -1,0 +1,1 @@
+"""Duplicate detection: hybrid dense + lexical scoring over the vector store."""

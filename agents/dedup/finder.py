@@ -1,0 +1,314 @@
+"""`DuplicateIndex`: dense search in the vector store, lexically re-ranked, with a verdict."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from agents.dedup.documents import (
+    feedback_document,
+    issue_document,
+    issue_id,
+)
+from agents.dedup.scoring import (
+    CANDIDATE_POOL,
+    DEFAULT_THRESHOLDS,
+    Scoring,
+    combined_scores,
+    verdict_for,
+)
+from agents.dedup.types import DuplicateMatch, DuplicateResult, Thresholds
+from agents.engines.text_prep import embedding_text
+from storage.embeddings import DEFAULT_BATCH_SIZE, Embedder, Vector
+from storage.vectors import MetadataValue, Neighbor, StoredDocument, VectorStore
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: A query for `query_many`: (document id to leave out or None, text).
+Query = tuple[str | None, str]
+
+
+def _batches(items: Iterable[StoredDocument], size: int) -> Iterator[list[StoredDocument]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _match(neighbor: Neighbor, score: float) -> DuplicateMatch:
+    meta: Mapping[str, MetadataValue] = neighbor.metadata
+    number = meta.get("number")
+    url, state, title = meta.get("url"), meta.get("state"), meta.get("title")
+    return DuplicateMatch(
+        id=neighbor.id,
+        score=round(min(1.0, max(0.0, score)), 6),
+        title=str(title) if title is not None else neighbor.text.split("\n", 1)[0][:200],
+        url=str(url) if url else None,
+        number=int(number) if isinstance(number, int | float) else None,
+        state=str(state) if state else None,
+    )
+
+
+class DuplicateIndex:
+    """Finds earlier issues and feedback that report the same thing, per repository.
+
+    Dense nearest neighbours come from the vector store; the top `candidate_pool` are
+    re-scored with a lexical TF-IDF cosine (`Scoring.HYBRID`, the default, chosen by
+    `benchmarks/dedup_eval.py`). Closed issues stay candidates and carry `state="closed"`.
+    Queries and feedback are embedded as the classifier embeds them (`embedding_text`), so
+    the triage of one item runs the model once.
+    """
+
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        *,
+        thresholds: Thresholds | None = None,
+        scoring: Scoring = Scoring.HYBRID,
+        candidate_pool: int = CANDIDATE_POOL,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.thresholds = thresholds or DEFAULT_THRESHOLDS
+        self.scoring = scoring
+        self.candidate_pool = candidate_pool
+        self._owns_embedder = False
+
+    @classmethod
+    async def open(cls, settings: Settings, embedder: Embedder | None = None) -> DuplicateIndex:
+        """Open the index configured by `settings` (CHROMA_URL or DATA_DIR/chroma).
+
+        Args:
+            settings: Process settings; the triage thresholds become the defaults.
+            embedder: Shared embedder (default: a new one that loads the model on first use).
+        """
+        owned = Embedder() if embedder is None else embedder
+        store = await asyncio.to_thread(
+            VectorStore.open, data_dir=settings.data_dir, url=settings.chroma_url, embedder=owned
+        )
+        thresholds = Thresholds(
+            duplicate=settings.triage.duplicate_threshold,
+            possible=settings.triage.possible_duplicate_threshold,
+        )
+        index = cls(store, owned, thresholds=thresholds)
+        index._owns_embedder = embedder is None
+        return index
+
+    def _rank(
+        self,
+        text: str,
+        neighbors: list[Neighbor],
+        *,
+        exclude_id: str | None,
+        k: int,
+        thresholds: Thresholds | None,
+    ) -> DuplicateResult:
+        pool = [n for n in neighbors if n.id != exclude_id][: max(k, self.candidate_pool)]
+        scores = combined_scores(
+            text, [n.similarity for n in pool], [n.text for n in pool], scoring=self.scoring
+        )
+        ranked = sorted(zip(pool, scores, strict=True), key=lambda pair: -pair[1])[: max(k, 0)]
+        matches = [_match(neighbor, score) for neighbor, score in ranked]
+        best = matches[0].score if matches else None
+        return DuplicateResult(
+            verdict=verdict_for(best, thresholds or self.thresholds), matches=matches
+        )
+
+    def _fetch_size(self, k: int, exclude_id: str | None) -> int:
+        pool = max(k, self.candidate_pool) if self.scoring is Scoring.HYBRID else k
+        return pool + (1 if exclude_id is not None else 0)
+
+    def _find_sync(
+        self,
+        text: str,
+        vector: Vector,
+        *,
+        repo: str,
+        exclude_id: str | None,
+        thresholds: Thresholds | None,
+        k: int,
+    ) -> DuplicateResult:
+        (neighbors,) = self.store.nearest_sync(
+            repo, vector.reshape(1, -1), self._fetch_size(k, exclude_id)
+        )
+        return self._rank(text, neighbors, exclude_id=exclude_id, k=k, thresholds=thresholds)
+
+    async def find(
+        self,
+        text: str,
+        *,
+        repo: str,
+        exclude_id: str | None = None,
+        thresholds: Thresholds | None = None,
+        k: int = 5,
+    ) -> DuplicateResult:
+        """Best candidates for `text` in `repo`'s index, with a verdict.
+
+        Args:
+            text: The feedback or report text.
+            repo: Repository full name.
+            exclude_id: A document id never to return (the query's own document).
+            thresholds: Cut-offs for this call (default: the index's).
+            k: How many matches to return.
+        """
+        vector = await self.embedder.embed(embedding_text(text))
+        return await asyncio.to_thread(
+            self._find_sync,
+            text,
+            vector,
+            repo=repo,
+            exclude_id=exclude_id,
+            thresholds=thresholds,
+            k=k,
+        )
+
+    async def add_feedback(
+        self, *, item_id: int, text: str, repo: str, url: str | None = None
+    ) -> None:
+        """Index a feedback item so later feedback can match it.
+
+        The embedding is the query's (`find` of the same text made it: a cache hit).
+        """
+        vector = await self.embedder.embed(embedding_text(text))
+        document = feedback_document(item_id=item_id, text=text, url=url)
+        await self.store.upsert(repo, [document], vector.reshape(1, -1))
+
+    async def add_issue(
+        self,
+        *,
+        repo: str,
+        number: int,
+        title: str,
+        body: str,
+        url: str,
+        state: str,
+        labels: list[str],
+    ) -> None:
+        """Index (or update) one GitHub issue."""
+        document = issue_document(
+            number=number, title=title, body=body, url=url, state=state, labels=labels
+        )
+        await self.store.upsert(repo, [document])
+
+    async def upsert_issues(self, repo: str, issues: list[dict[str, Any]]) -> None:
+        """Index (or update) a page of issues given as {number, title, body, url, state, labels}.
+
+        Args:
+            repo: Repository full name.
+            issues: Issue records; `body` and `labels` may be missing or None.
+        """
+        documents = [
+            issue_document(
+                number=int(issue["number"]),
+                title=str(issue.get("title") or ""),
+                body=issue.get("body"),
+                url=str(issue.get("url") or ""),
+                state=str(issue.get("state") or "open"),
+                labels=[str(label) for label in issue.get("labels") or []],
+            )
+            for issue in issues
+        ]
+        for batch in _batches(documents, self.embedder.batch_size * 4):
+            await self.store.upsert(repo, batch)
+
+    async def known_states(self, repo: str, numbers: list[int]) -> dict[int, str]:
+        """The indexed state (`open`/`closed`) of those issues among `numbers` that are indexed."""
+        stored = await self.store.get(repo, [issue_id(n) for n in numbers])
+        states: dict[int, str] = {}
+        for document in stored.values():
+            number, state = document.metadata.get("number"), document.metadata.get("state")
+            if isinstance(number, int) and isinstance(state, str):
+                states[number] = state
+        return states
+
+    async def count(self, repo: str) -> int:
+        """How many documents `repo`'s index holds."""
+        return await self.store.count(repo)
+
+    def import_documents(
+        self,
+        repo: str,
+        documents: Iterable[StoredDocument],
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> int:
+        """Embed and upsert `documents` in batches; blocking (scripts and the CLI).
+
+        Embedding the next batch overlaps with writing the previous one to the store.
+
+        Args:
+            repo: Repository full name.
+            documents: Documents to upsert; an id seen before is replaced.
+            batch_size: Documents per embedding batch.
+            on_batch: Called with the size of each batch once it is stored.
+
+        Returns:
+            How many documents were written.
+        """
+        written = 0
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-writer") as writer:
+            pending: Future[None] | None = None
+            pending_size = 0
+            for batch in _batches(documents, batch_size):
+                embeddings = self.embedder.encode([doc.text for doc in batch])
+                if pending is not None:
+                    pending.result()
+                    written += pending_size
+                    if on_batch is not None:
+                        on_batch(pending_size)
+                pending = writer.submit(self.store.upsert_sync, repo, batch, embeddings)
+                pending_size = len(batch)
+            if pending is not None:
+                pending.result()
+                written += pending_size
+                if on_batch is not None:
+                    on_batch(pending_size)
+        return written
+
+    def query_many(
+        self,
+        repo: str,
+        queries: Sequence[Query],
+        *,
+        k: int = 10,
+        thresholds: Thresholds | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> list[DuplicateResult]:
+        """`find` for many queries at once; blocking (scripts, benchmarks and the CLI).
+
+        Args:
+            repo: Repository full name.
+            queries: (id to exclude or None, text) pairs.
+            k: Matches per query.
+            thresholds: Cut-offs (default: the index's).
+            batch_size: Queries embedded and searched together.
+
+        Returns:
+            One result per query, in order.
+        """
+        results: list[DuplicateResult] = []
+        for start in range(0, len(queries), batch_size):
+            chunk = queries[start : start + batch_size]
+            vectors = self.embedder.encode([embedding_text(text) for _, text in chunk])
+            fetch = max(self._fetch_size(k, exclude) for exclude, _ in chunk)
+            neighbor_lists = self.store.nearest_sync(repo, np.asarray(vectors), fetch)
+            for (exclude, text), neighbors in zip(chunk, neighbor_lists, strict=True):
+                results.append(
+                    self._rank(text, neighbors, exclude_id=exclude, k=k, thresholds=thresholds)
+                )
+        return results
+
+    def close(self) -> None:
+        """Release the embedder's worker thread if `open` created the embedder."""
+        if self._owns_embedder:
+            self.embedder.close()

@@ -1,0 +1,179 @@
+"""Correction memory: each guild's maintainer edits and rejections, searchable by similarity.
+
+The triage graph records an example whenever a maintainer edits or rejects an item; the
+engines look up the nearest examples of the same guild before answering. The offline engine
+adopts the corrected kind and severity of a close enough example; the LLM engine sees the
+closest few as examples in its prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from agents.engines.text_prep import embedding_text
+from storage.embeddings import Embedder
+from storage.examples import ExampleRepository
+from storage.models import Example
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CORRECTION_SIMILARITY = 0.85
+MAX_EXAMPLE_CHARS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectionMatch:
+    """A stored example and how similar it is to the text being classified."""
+
+    example_id: int
+    item_id: int | None
+    text: str
+    kind: str | None
+    severity: str | None
+    title: str | None
+    labels: list[str]
+    rejected: bool
+    similarity: float
+
+
+@dataclass
+class _GuildExamples:
+    latest_id: int = 0
+    examples: list[Example] = field(default_factory=list)
+    vectors: npt.NDArray[np.float32] = field(
+        default_factory=lambda: np.zeros((0, 0), dtype=np.float32)
+    )
+
+
+class CorrectionMemory:
+    """Labelled examples per guild, with their embeddings cached in memory.
+
+    Every lookup first reads examples newer than the cached ones, so examples written by
+    another process (or before a restart) are seen too.
+    """
+
+    def __init__(
+        self,
+        examples: ExampleRepository,
+        embedder: Embedder,
+        *,
+        threshold: float = DEFAULT_CORRECTION_SIMILARITY,
+    ) -> None:
+        """Create the memory.
+
+        Args:
+            examples: Where examples are stored.
+            embedder: Sentence embedder shared with the engines.
+            threshold: Similarity from which a correction decides the offline verdict.
+        """
+        self.repository = examples
+        self.embedder = embedder
+        self.threshold = threshold
+        self._guilds: dict[int | None, _GuildExamples] = {}
+        self._locks: dict[int | None, asyncio.Lock] = {}
+
+    async def record(
+        self,
+        *,
+        guild_id: int | None,
+        item_id: int | None,
+        text: str,
+        kind: str | None,
+        severity: str | None,
+        title: str | None,
+        labels: list[str],
+        rejected: bool,
+    ) -> int:
+        """Store one correction; returns the example id.
+
+        Args:
+            guild_id: The guild whose maintainer corrected the item.
+            item_id: The item.
+            text: The item's normalised feedback text.
+            kind: Kind after the correction.
+            severity: Severity after the correction.
+            title: Issue title after the correction.
+            labels: Labels after the correction.
+            rejected: Whether the maintainer rejected the item.
+        """
+        return await self.repository.add(
+            guild_id=guild_id,
+            item_id=item_id,
+            text=text[:MAX_EXAMPLE_CHARS],
+            kind=kind,
+            severity=severity,
+            title=title,
+            labels=labels,
+            rejected=rejected,
+        )
+
+    async def _refresh(self, guild_id: int | None) -> _GuildExamples:
+        lock = self._locks.setdefault(guild_id, asyncio.Lock())
+        async with lock:
+            cached = self._guilds.setdefault(guild_id, _GuildExamples())
+            newer = await self.repository.for_guild(guild_id, after_id=cached.latest_id)
+            if newer:
+                fresh = await self.embedder.encode_async([embedding_text(e.text) for e in newer])
+                fresh = np.asarray(fresh, dtype=np.float32)
+                vectors = fresh if cached.vectors.size == 0 else np.vstack([cached.vectors, fresh])
+                cached.examples = cached.examples + newer
+                cached.vectors = vectors
+                cached.latest_id = int(newer[-1].id or cached.latest_id)
+            return cached
+
+    async def nearest_to_vector(
+        self, guild_id: int | None, vector: npt.NDArray[np.float32], *, k: int = 3
+    ) -> list[CorrectionMatch]:
+        """The guild's `k` most similar examples to an embedding (unit length), best first.
+
+        Only the latest example of each item counts (a later edit supersedes an earlier one).
+
+        Args:
+            guild_id: The guild whose examples to search.
+            vector: The embedding of `embedding_text(text)`.
+            k: How many to return.
+        """
+        cached = await self._refresh(guild_id)
+        if not cached.examples:
+            return []
+        similarities = cached.vectors @ np.asarray(vector, dtype=np.float32).reshape(-1)
+        order = np.argsort(-similarities, kind="stable")
+        latest: dict[int, int] = {}
+        for index, example in enumerate(cached.examples):
+            if example.item_id is not None:
+                latest[example.item_id] = index
+        matches: list[CorrectionMatch] = []
+        for index in order:
+            example = cached.examples[int(index)]
+            if example.item_id is not None and latest[example.item_id] != int(index):
+                continue
+            matches.append(_match(example, float(similarities[int(index)])))
+            if len(matches) == k:
+                break
+        return matches
+
+    async def nearest(
+        self, guild_id: int | None, text: str, *, k: int = 3
+    ) -> list[CorrectionMatch]:
+        """The guild's `k` most similar examples to `text`, best first."""
+        vector = await self.embedder.embed(embedding_text(text))
+        return await self.nearest_to_vector(guild_id, np.asarray(vector), k=k)
+
+
+def _match(example: Example, similarity: float) -> CorrectionMatch:
+    return CorrectionMatch(
+        example_id=example.id or 0,
+        item_id=example.item_id,
+        text=example.text,
+        kind=example.kind,
+        severity=example.severity,
+        title=example.title,
+        labels=list(example.labels or []),
+        rejected=example.rejected,
+        similarity=round(similarity, 4),
+    )

@@ -1,0 +1,287 @@
+"""Runs items through the graph: start, decide, resume after a restart, drain on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+
+from agents.triage.context import TriageContext
+from agents.triage.state import Decision, InputState, Policy
+from bot.log import item_context
+from storage.items import ItemRepository
+from storage.models import FeedbackItem, ItemStatus, SourceKind
+
+log = logging.getLogger(__name__)
+
+S = ItemStatus
+
+#: Where a decision moves an item, and from which statuses it may.
+_DECISION_MOVES: dict[str, tuple[ItemStatus, frozenset[ItemStatus]]] = {
+    "approve": (S.APPROVED, frozenset({S.AWAITING_REVIEW})),
+    "retry": (S.APPROVED, frozenset({S.FAILED})),
+    "reject": (S.REJECTED, frozenset({S.AWAITING_REVIEW, S.FAILED})),
+    "duplicate": (S.DUPLICATE, frozenset({S.AWAITING_REVIEW})),
+    "expire": (S.EXPIRED, frozenset({S.AWAITING_REVIEW, S.FAILED})),
+    "edit": (S.AWAITING_REVIEW, frozenset({S.AWAITING_REVIEW})),
+    "details": (S.TRIAGING, frozenset({S.AWAITING_DETAILS})),
+}
+#: Statuses in which the graph normally sits in `await_decision`.
+_WAITING = frozenset({S.AWAITING_REVIEW, S.FAILED, S.AWAITING_DETAILS})
+#: Statuses that mean "a decision was taken but the graph may not have acted on it yet".
+_DECIDED = frozenset({S.APPROVED, S.FILING, S.REJECTED, S.DUPLICATE, S.EXPIRED})
+
+PolicyFor = Callable[[FeedbackItem], Awaitable[Policy]]
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    """What to tell the maintainer who decided."""
+
+    accepted: bool
+    message: str
+    item: FeedbackItem | None = None
+
+
+class TriageRunner:
+    """Owns graph execution: one run per item at a time, bounded concurrency, durable."""
+
+    def __init__(
+        self,
+        *,
+        graph: CompiledStateGraph,  # type: ignore[type-arg]
+        context: TriageContext,
+        policy_for: PolicyFor,
+        concurrency: int = 32,
+        owns_guild: Callable[[int | None], bool] = lambda _guild_id: True,
+    ) -> None:
+        self.graph = graph
+        self.context = context
+        self.items: ItemRepository = context.items
+        self.policy_for = policy_for
+        self.owns_guild = owns_guild
+        self._slots = asyncio.Semaphore(concurrency)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._held: dict[int, asyncio.TimerHandle] = {}
+        self._accepting = True
+
+    @staticmethod
+    def _config(item_id: int) -> dict[str, Any]:
+        return {"configurable": {"thread_id": str(item_id)}}
+
+    def _lock(self, item_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(item_id, asyncio.Lock())
+
+    @property
+    def in_flight(self) -> int:
+        """Runs started and not yet finished."""
+        return len(self._tasks)
+
+    def submit(self, item_id: int, *, delay: float = 0.0) -> None:
+        """Run the item in the background (returns at once), after `delay` seconds if given.
+
+        A delayed item is held: `resume_pending` leaves it alone until its time comes.
+        """
+        if not self._accepting:
+            log.info("shutting down: item %s will be triaged after the restart", item_id)
+            return
+        loop = asyncio.get_running_loop()
+        if delay > 0:
+            held = self._held.pop(item_id, None)
+            if held is not None:
+                held.cancel()
+            self._held[item_id] = loop.call_later(delay, self._release, item_id)
+            return
+        if item_id in self._held:
+            return
+        task = loop.create_task(self._guarded_run(item_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _release(self, item_id: int) -> None:
+        self._held.pop(item_id, None)
+        self.submit(item_id)
+
+    @property
+    def held(self) -> int:
+        """Items whose triage is deferred (rate limit)."""
+        return len(self._held)
+
+    async def _guarded_run(self, item_id: int) -> None:
+        with item_context(item_id):
+            try:
+                await self.run(item_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("triage run failed; it will be resumed at the next start")
+
+    async def run(self, item_id: int) -> None:
+        """Advance the item's graph as far as it can go now (idempotent)."""
+        async with self._slots, self._lock(item_id):
+            item = await self.items.get(item_id)
+            if item is None or item.flow_done:
+                return
+            config = self._config(item_id)
+            snapshot = await self.graph.aget_state(config)
+            if not snapshot.next:
+                if item.status != ItemStatus.RECEIVED:
+                    return
+                start = InputState(
+                    item_id=item_id,
+                    text=item.raw_text,
+                    kind_hint=item.kind_hint,
+                    force_actionable=item.triage_requested_by is not None,
+                    can_ask_details=item.source_kind == SourceKind.CHANNEL
+                    and item.message_id is not None,
+                    policy=(await self.policy_for(item)).model_dump(),
+                )
+                await self._invoke(asdict(start), config)
+                return
+            if _is_waiting(snapshot):
+                if _pending_resume(item, snapshot):
+                    await self._invoke(Command(resume=item.decision), config)
+                return
+            await self._invoke(None, config)
+
+    async def _invoke(self, payload: Any, config: dict[str, Any]) -> None:
+        await self.graph.ainvoke(payload, config, context=self.context, durability="sync")
+
+    async def decide(
+        self, item_id: int, decision: Decision, *, wait: bool = False
+    ) -> DecisionResult:
+        """Apply a decision if the item is still open to it; then let the graph act."""
+        target, sources = _DECISION_MOVES[decision.action]
+        item = await self.items.get(item_id)
+        if item is None:
+            return DecisionResult(False, "This item no longer exists.")
+        if decision.action == "duplicate" and decision.issue_number is None:
+            return DecisionResult(False, "Give the number of the issue this duplicates.")
+        extra: dict[str, Any] = {}
+        if decision.action == "duplicate":
+            extra = await self._duplicate_target(item, decision)
+            if "error" in extra:
+                return DecisionResult(False, extra["error"], item)
+        moved = await self.items.transition(
+            item_id=item_id,
+            to=target,
+            actor=decision.actor,
+            expected=sources,
+            details=decision.model_dump(exclude_none=True),
+            decision=decision.model_dump(),
+            **extra,
+        )
+        if moved is None:
+            current = await self.items.get(item_id)
+            status = current.status if current else "gone"
+            return DecisionResult(False, f"Nothing to do: this item is already {status}.", current)
+        if wait:
+            await self.run(item_id)
+        else:
+            self.submit(item_id)
+        return DecisionResult(True, _ACK[decision.action], moved)
+
+    async def _duplicate_target(self, item: FeedbackItem, decision: Decision) -> dict[str, Any]:
+        repo = item.repo or (await self.policy_for(item)).repo
+        number = decision.issue_number
+        if self.context.filer is None or repo is None or number is None:
+            return {"issue_number": number}
+        try:
+            issue = await self.context.filer.get_issue(repo=repo, number=number)
+        except Exception:
+            log.warning("could not check issue #%s; linking it unchecked", number)
+            return {"issue_number": number, "repo": repo}
+        if issue is None:
+            return {"error": f"Issue #{number} does not exist in {repo}."}
+        return {
+            "issue_number": number,
+            "issue_url": issue.url,
+            "issue_state": issue.state,
+            "repo": repo,
+        }
+
+    async def resume_pending(self) -> int:
+        """After a restart: schedule every item whose graph still has work; returns how many."""
+        count = 0
+        for item in await self.items.list_unfinished():
+            if item.id is None or item.id in self._held or not self.owns_guild(item.guild_id):
+                continue
+            self.submit(item.id)
+            count += 1
+        log.info("resuming %d unfinished item(s)", count)
+        return count
+
+    async def reconcile(self, *, older_than: float = 60.0) -> int:
+        """Periodic safety net: re-run items stuck mid-graph (a failed step, a lost task).
+
+        Items waiting for a maintainer, held by the rate limit, or touched in the last
+        `older_than` seconds are left alone. Returns how many were re-submitted.
+        """
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+        count = 0
+        for item in await self.items.list_unfinished():
+            if item.id is None or item.id in self._held or not self.owns_guild(item.guild_id):
+                continue
+            if ItemStatus(item.status) in _WAITING or _aware(item.updated_at) > cutoff:
+                continue
+            self.submit(item.id)
+            count += 1
+        if count:
+            log.info("reconciling %d stalled item(s)", count)
+        return count
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Stop taking work and give running nodes `grace_seconds` to reach a checkpoint."""
+        self._accepting = False
+        for handle in self._held.values():
+            handle.cancel()
+        self._held.clear()
+        if not self._tasks:
+            return
+        _done, pending = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _pending_resume(item: FeedbackItem, snapshot: Any) -> bool:
+    """A decision (or the reporter's answer) was stored but the graph has not taken it yet."""
+    if not item.decision:
+        return False
+    if item.decision.get("action") == "details":
+        return item.status == ItemStatus.TRIAGING and "await_details" in snapshot.next
+    return ItemStatus(item.status) in _DECIDED or _pending_edit(item)
+
+
+def _pending_edit(item: FeedbackItem) -> bool:
+    """An edit was accepted (the status stays awaiting_review) and not yet applied."""
+    return (
+        item.status == ItemStatus.AWAITING_REVIEW and (item.decision or {}).get("action") == "edit"
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _is_waiting(snapshot: Any) -> bool:
+    return any(task.interrupts for task in snapshot.tasks)
+
+
+_ACK = {
+    "approve": "Approved: filing the issue on GitHub.",
+    "retry": "Retrying: filing the issue on GitHub.",
+    "reject": "Rejected.",
+    "duplicate": "Marked as a duplicate.",
+    "expire": "Expired.",
+    "edit": "Edited: the review message shows the new draft.",
+    "details": "Thanks! Your answer was added to the report.",
+}
