@@ -1,0 +1,1 @@
+"""Loopback fakes of Discord, GitHub and the LLM API, shared by tests and the local demo."""

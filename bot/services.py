@@ -1,0 +1,198 @@
+"""Wiring: builds every long-lived service once and closes them in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agents.engines.base import TriageEngine
+from agents.engines.corrections import CorrectionMemory
+from agents.triage.checkpoint import open_checkpointer
+from agents.triage.context import TriageContext
+from agents.triage.graph import build_graph
+from agents.triage.runner import TriageRunner
+from bot.guild_settings import GuildSettingsResolver
+from bot.log import register_secret
+from bot.notify import NotifierHub
+from bot.settings import Settings
+from storage.db import Database, upgrade
+from storage.embeddings import Embedder
+from storage.examples import ExampleRepository
+from storage.guild_config import GuildConfigRepository
+from storage.items import ItemRepository
+
+if TYPE_CHECKING:
+    from agents.dedup.finder import DuplicateIndex
+    from bot.github import GitHubClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything the bot, the CLI and the demo share; built by `open_services`."""
+
+    settings: Settings
+    db: Database
+    items: ItemRepository
+    guild_configs: GuildConfigRepository
+    guild_settings: GuildSettingsResolver
+    embedder: Embedder
+    engine: TriageEngine
+    notifier: NotifierHub
+    runner: TriageRunner
+    dedup: DuplicateIndex | None = None
+    github: GitHubClient | None = None
+    corrections: CorrectionMemory | None = None
+    started_at: float = field(default_factory=time.time)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def build_engine(
+    settings: Settings, embedder: Embedder, *, corrections: CorrectionMemory | None = None
+) -> TriageEngine:
+    """The offline engine, behind the LLM engine when an API key is configured.
+
+    Both consult `corrections` (the guilds' maintainer corrections) when given.
+    """
+    from agents.engines.offline import OfflineEngine
+
+    offline = OfflineEngine(embedder, corrections=corrections)
+    if not settings.llm.enabled or settings.llm.api_key is None:
+        return offline
+    from agents.engines.fallback import FallbackEngine
+
+    return FallbackEngine(primary=build_llm(settings, corrections=corrections), fallback=offline)
+
+
+def build_llm(settings: Settings, *, corrections: CorrectionMemory | None = None) -> TriageEngine:
+    """The LLM engine for the configured OpenAI-compatible endpoint (needs an API key)."""
+    from agents.engines.llm import LLMConfig, LLMEngine
+
+    llm = settings.llm
+    return LLMEngine(
+        LLMConfig(
+            api_key=llm.api_key,
+            base_url=llm.base_url,
+            models=llm.models,
+            requests_per_minute=llm.requests_per_minute,
+            timeout_seconds=llm.timeout_seconds,
+        ),
+        corrections=corrections,
+    )
+
+
+def build_github(settings: Settings) -> GitHubClient | None:
+    """The GitHub client, when a token is configured."""
+    if settings.github.token is None:
+        return None
+    from bot.github import GitHubClient
+
+    return GitHubClient.from_settings(settings.github)
+
+
+def _register_secrets(settings: Settings) -> None:
+    for secret in (settings.discord.token, settings.github.token, settings.llm.api_key):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    load_model_now: bool = False,
+    model: Any = None,
+) -> AsyncIterator[Services]:
+    """Open the database, checkpointer, model, index and clients; close them on exit.
+
+    `model` is an already loaded SentenceTransformer to share (tests, the demo).
+    """
+    _register_secrets(settings)
+    async with AsyncExitStack() as stack:
+        if migrate:
+            await upgrade(settings.db_url)
+        db = Database(settings.db_url)
+        stack.push_async_callback(db.close)
+        items = ItemRepository(db)
+        guild_configs = GuildConfigRepository(db)
+        resolver = GuildSettingsResolver(settings, guild_configs)
+        embedder = Embedder(model)
+        stack.callback(embedder.close)
+        loading = asyncio.get_running_loop().create_task(embedder.load())
+        if load_model_now:
+            await loading
+        corrections = CorrectionMemory(
+            ExampleRepository(db), embedder, threshold=settings.triage.correction_similarity
+        )
+        engine = build_engine(settings, embedder, corrections=corrections)
+        github = build_github(settings)
+        dedup = await _open_index(settings, embedder)
+        checkpointer = await stack.enter_async_context(
+            open_checkpointer(database_url=settings.db_url, data_dir=settings.data_dir)
+        )
+        notifier = NotifierHub()
+        context = TriageContext(
+            items=items,
+            engine=engine,
+            notifier=notifier,
+            dedup=dedup,
+            filer=github,
+            default_labels=sorted(set(settings.github.label_map.values())),
+            corrections=corrections,
+        )
+        runner = TriageRunner(
+            graph=build_graph(checkpointer),
+            context=context,
+            policy_for=resolver.policy_for,
+            owns_guild=_shard_filter(settings),
+        )
+        services = Services(
+            settings=settings,
+            db=db,
+            items=items,
+            guild_configs=guild_configs,
+            guild_settings=resolver,
+            embedder=embedder,
+            engine=engine,
+            notifier=notifier,
+            runner=runner,
+            dedup=dedup,
+            github=github,
+            corrections=corrections,
+        )
+        services.extras["model_loading"] = loading
+        try:
+            yield services
+        finally:
+            await runner.drain(grace_seconds=5)
+            if not loading.done():
+                loading.cancel()
+
+
+async def _open_index(settings: Settings, embedder: Embedder) -> DuplicateIndex:
+    from agents.dedup.finder import DuplicateIndex
+    from storage.vectors import VectorStore
+
+    store = await asyncio.to_thread(
+        VectorStore.open, data_dir=settings.data_dir, url=settings.chroma_url, embedder=embedder
+    )
+    return DuplicateIndex(store, embedder)
+
+
+def _shard_filter(settings: Settings) -> Any:
+    """Which guilds this process owns, by Discord's shard formula."""
+    count, ids = settings.discord.shard_count, set(settings.discord.shard_ids)
+    if count is None or not ids:
+        return lambda _guild_id: True
+
+    def owns(guild_id: int | None) -> bool:
+        return guild_id is None or ((guild_id >> 22) % count) in ids
+
+    return owns

@@ -1,0 +1,287 @@
+"""The approvals cog: maintainers approve, reject, edit or link items from the review message."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord.ext import commands
+from pydantic import ValidationError
+
+from agents.triage.state import Decision
+from bot.notify import sync_listeners
+from cogs._checks import is_maintainer
+from cogs.approvals._notify import ReviewNotifier
+from cogs.approvals._updates import IssueUpdateNotifier
+from cogs.approvals._views import (
+    CUSTOM_ID_PREFIX,
+    MODAL_ACTIONS,
+    DuplicateModal,
+    EditModal,
+    RejectModal,
+    ReviewButton,
+    parse_custom_id,
+)
+from storage.models import FeedbackItem, ItemStatus
+
+if TYPE_CHECKING:
+    from bot.client import IterateSwarmBot
+    from bot.guild_settings import GuildSettings
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+#: How long other handlers get to answer a component before we say we don't know it.
+UNCLAIMED_GRACE_SECONDS = 1.5
+
+NO_PINGS = discord.AllowedMentions.none()
+NOT_A_MAINTAINER = "Only maintainers can decide on feedback."
+UNKNOWN_BUTTON = "This button is not one I recognise; it may belong to an old message."
+UNKNOWN_ITEM = "I can't find this feedback item any more."
+
+#: Statuses in which each action still makes sense (checked again by the runner's CAS).
+_OPEN_FOR: dict[str, frozenset[ItemStatus]] = {
+    "approve": frozenset({ItemStatus.AWAITING_REVIEW}),
+    "edit": frozenset({ItemStatus.AWAITING_REVIEW}),
+    "duplicate": frozenset({ItemStatus.AWAITING_REVIEW}),
+    "reject": frozenset({ItemStatus.AWAITING_REVIEW, ItemStatus.FAILED}),
+    "retry": frozenset({ItemStatus.FAILED}),
+}
+
+
+def actor_of(user: discord.abc.User) -> str:
+    """How a decider appears in the audit trail: `name (id)`."""
+    return f"{user.name} ({user.id})"
+
+
+async def _reply(interaction: discord.Interaction, text: str) -> None:
+    """Answer ephemerally, as the first response or as a followup."""
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+    else:
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+
+def _carries(message: discord.Message, custom_id: str) -> bool:
+    """Whether the message (as sent with the interaction) has a component with `custom_id`."""
+    view = discord.ui.View.from_message(message, timeout=None)
+    return any(getattr(item, "custom_id", None) == custom_id for item in view.walk_children())
+
+
+class ApprovalsCog(commands.Cog, name="Approvals"):
+    """Review messages, their buttons and reactions, reminders and restart recovery."""
+
+    def __init__(self, bot: IterateSwarmBot) -> None:
+        self.bot = bot
+        self.notifier = ReviewNotifier(bot)
+        self.updates = IssueUpdateNotifier(self.notifier)
+
+    @property
+    def services(self) -> Services:
+        """The bot's services."""
+        return self.bot.services
+
+    async def cog_load(self) -> None:
+        """Register the buttons, the notifiers and the reminder callback."""
+        self.bot.add_dynamic_items(ReviewButton)
+        self.services.notifier.register(self.notifier)
+        sync_listeners(self.services.extras).register(self.updates.synced)
+        scheduler = self.services.extras.get("scheduler")
+        if scheduler is not None:
+            scheduler.on_remind = self.notifier.remind
+
+    async def cog_unload(self) -> None:
+        """Undo everything `cog_load` registered."""
+        self.bot.remove_dynamic_items(ReviewButton)
+        self.services.notifier.unregister(self.notifier)
+        sync_listeners(self.services.extras).unregister(self.updates.synced)
+        scheduler = self.services.extras.get("scheduler")
+        if scheduler is not None and scheduler.on_remind == self.notifier.remind:
+            scheduler.on_remind = None
+
+    # -- buttons and modals ---------------------------------------------------------------
+
+    async def _open_item(
+        self, guild_id: int | None, item_id: int, action: str
+    ) -> tuple[FeedbackItem | None, str | None]:
+        """The item if `action` still applies to it, else a message explaining why not."""
+        item = await self.services.items.get(item_id)
+        if item is None or item.guild_id != guild_id:
+            return None, UNKNOWN_ITEM
+        if ItemStatus(item.status) not in _OPEN_FOR[action]:
+            return None, f"Nothing to do: this item is already {item.status}."
+        return item, None
+
+    async def _guild_settings(self, guild_id: int) -> GuildSettings:
+        return await self.services.guild_settings.resolve(guild_id)
+
+    async def on_button(
+        self, interaction: discord.Interaction, action: str | None, item_id: int | None
+    ) -> None:
+        """A review button: check who clicked, then decide or open the matching modal."""
+        if action is None or item_id is None:
+            await _reply(interaction, UNKNOWN_BUTTON)
+            return
+        if interaction.guild_id is None:
+            await _reply(interaction, UNKNOWN_ITEM)
+            return
+        if action not in MODAL_ACTIONS:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        settings = await self._guild_settings(interaction.guild_id)
+        if not is_maintainer(interaction, settings):
+            await _reply(interaction, NOT_A_MAINTAINER)
+            return
+        item, problem = await self._open_item(interaction.guild_id, item_id, action)
+        if item is None:
+            await _reply(interaction, problem or UNKNOWN_ITEM)
+            return
+        if action == "reject":
+            await interaction.response.send_modal(
+                RejectModal(item_id=item_id, submit=self.on_modal)
+            )
+        elif action == "edit":
+            await interaction.response.send_modal(EditModal(item=item, submit=self.on_modal))
+        elif action == "duplicate":
+            await interaction.response.send_modal(DuplicateModal(item=item, submit=self.on_modal))
+        else:
+            await self._decide(interaction, item_id, {"action": action})
+
+    async def on_modal(
+        self, interaction: discord.Interaction, item_id: int, action: str, values: dict[str, Any]
+    ) -> None:
+        """A submitted review modal: acknowledge, check again, decide."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if interaction.guild_id is None:
+            await _reply(interaction, UNKNOWN_ITEM)
+            return
+        settings = await self._guild_settings(interaction.guild_id)
+        if not is_maintainer(interaction, settings):
+            await _reply(interaction, NOT_A_MAINTAINER)
+            return
+        if action == "duplicate" and values.get("issue_number") is None:
+            await _reply(interaction, "Give the issue number as digits, for example 42.")
+            return
+        if action == "edit" and not values:
+            await _reply(interaction, "Nothing changed.")
+            return
+        await self._decide(interaction, item_id, {"action": action, **values})
+
+    async def _decide(
+        self, interaction: discord.Interaction, item_id: int, fields: dict[str, Any]
+    ) -> None:
+        try:
+            decision = Decision(
+                actor=actor_of(interaction.user), actor_id=interaction.user.id, **fields
+            )
+        except ValidationError as exc:
+            await _reply(interaction, f"That does not fit: {exc.errors()[0]['msg']}.")
+            return
+        result = await self.services.runner.decide(item_id, decision)
+        log.info(
+            "decision %s on item %s by %s: %s",
+            decision.action,
+            item_id,
+            decision.actor,
+            "accepted" if result.accepted else "refused",
+        )
+        await _reply(interaction, result.message)
+        if result.accepted and decision.action in ("approve", "retry"):
+            await self._show_progress(item_id)
+
+    async def _show_progress(self, item_id: int) -> None:
+        """Take the buttons off at once while the issue is being filed."""
+        try:
+            await self.notifier.refresh(item_id)
+        except discord.HTTPException:
+            log.warning("could not update the review message of item %s", item_id)
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Answer clicks on review buttons the message no longer carries (stale clients)."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        data: Any = interaction.data or {}
+        custom_id = str(data.get("custom_id") or "")
+        if not custom_id.startswith(f"{CUSTOM_ID_PREFIX}:"):
+            await self._answer_if_unclaimed(interaction)
+            return
+        if interaction.message is not None and _carries(interaction.message, custom_id):
+            return  # the dynamic item handles it
+        await self.on_button(interaction, *parse_custom_id(custom_id))
+
+    @staticmethod
+    async def _answer_if_unclaimed(interaction: discord.Interaction) -> None:
+        """A component no view of ours claims gets a clear answer before Discord's deadline."""
+        await asyncio.sleep(UNCLAIMED_GRACE_SECONDS)
+        if interaction.response.is_done():
+            return
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.response.send_message(
+                "This button is not one this bot recognises (it may be from an old message).",
+                ephemeral=True,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+
+    # -- reactions -----------------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        """Approve or reject by reacting on a review message (maintainers only)."""
+        me = self.bot.user
+        if payload.guild_id is None or (me is not None and payload.user_id == me.id):
+            return
+        settings = await self._guild_settings(payload.guild_id)
+        emoji = str(payload.emoji)
+        if emoji == settings.approve_emoji:
+            action = "approve"
+        elif emoji == settings.reject_emoji:
+            action = "reject"
+        else:
+            return
+        item = await self._item_for_review_message(payload.message_id)
+        if item is None or item.id is None or item.guild_id != payload.guild_id:
+            return
+        member = payload.member
+        if member is None or member.bot or not is_maintainer(member, settings):
+            await self._remove_reaction(payload)
+            return
+        decision = Decision.model_validate(
+            {"action": action, "actor": actor_of(member), "actor_id": member.id}
+        )
+        result = await self.services.runner.decide(item.id, decision)
+        log.info(
+            "reaction %s on item %s by %s: %s",
+            action,
+            item.id,
+            decision.actor,
+            "accepted" if result.accepted else result.message,
+        )
+        if result.accepted and action == "approve":
+            await self._show_progress(item.id)
+
+    async def _item_for_review_message(self, message_id: int) -> FeedbackItem | None:
+        waiting = await self.services.items.list_by_status(
+            [ItemStatus.AWAITING_REVIEW, ItemStatus.FAILED]
+        )
+        return next((i for i in waiting if i.review_message_id == message_id), None)
+
+    async def _remove_reaction(self, payload: discord.RawReactionActionEvent) -> None:
+        channel = self.bot.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
+        message = channel.get_partial_message(payload.message_id)
+        try:
+            await message.remove_reaction(payload.emoji, discord.Object(id=payload.user_id))
+        except discord.HTTPException:
+            log.info("could not remove a non-maintainer's reaction on %s", payload.message_id)
+
+    # -- restart recovery ----------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_iterateswarm_ready(self) -> None:
+        """Post again the review messages that were never posted or were deleted."""
+        try:
+            await self.notifier.recover()
+        except Exception:
+            log.exception("could not restore review messages")

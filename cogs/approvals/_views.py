@@ -1,0 +1,275 @@
+"""Review buttons (dynamic items that survive restarts) and the Reject, Edit, Duplicate modals."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import discord
+
+from agents.text import truncate
+from cogs.approvals._embeds import best_candidate_number, spec_text
+from storage.models import FeedbackItem, ItemStatus
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("approve", "reject", "edit", "duplicate", "retry")
+MODAL_ACTIONS = frozenset({"reject", "edit", "duplicate"})
+CUSTOM_ID_PREFIX = "approvals"
+MODAL_TIMEOUT_SECONDS = 900
+TEXT_INPUT_LIMIT = 4000
+
+_BUTTON_LOOKS: dict[str, tuple[str, discord.ButtonStyle, str]] = {
+    "approve": ("Approve", discord.ButtonStyle.success, "✅"),
+    "reject": ("Reject", discord.ButtonStyle.danger, "✖️"),
+    "edit": ("Edit", discord.ButtonStyle.secondary, "✏️"),
+    "duplicate": ("Duplicate", discord.ButtonStyle.secondary, "🔁"),
+    "retry": ("Retry", discord.ButtonStyle.primary, "🔄"),
+}
+_ID_PART = re.compile(r"^(?P<action>[a-z]+):(?P<item_id>\d{1,19})$")
+
+
+class ReviewHandler(Protocol):
+    """What the buttons and modals call (implemented by the approvals cog)."""
+
+    async def on_button(
+        self, interaction: discord.Interaction, action: str | None, item_id: int | None
+    ) -> None:
+        """A review button was clicked; `action`/`item_id` are None for unreadable ids."""
+        ...
+
+
+ModalSubmit = Callable[[discord.Interaction, int, str, dict[str, Any]], Awaitable[None]]
+
+
+def custom_id_for(action: str, item_id: int) -> str:
+    """`approvals:<action>:<item id>`."""
+    return f"{CUSTOM_ID_PREFIX}:{action}:{item_id}"
+
+
+def parse_custom_id(custom_id: str) -> tuple[str | None, int | None]:
+    """(action, item id) of a review button id, or (None, None) when it is not one we made."""
+    rest = custom_id.removeprefix(f"{CUSTOM_ID_PREFIX}:")
+    match = _ID_PART.match(rest)
+    if match is None or match["action"] not in ACTIONS:
+        return None, None
+    return match["action"], int(match["item_id"])
+
+
+class ReviewButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=rf"{CUSTOM_ID_PREFIX}:(?P<rest>.*)",
+):
+    """One review action on one item; everything it needs lives in its custom_id."""
+
+    def __init__(self, action: str, item_id: int, *, custom_id: str | None = None) -> None:
+        label, style, emoji = _BUTTON_LOOKS.get(action, ("?", discord.ButtonStyle.secondary, "❔"))
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=style,
+                emoji=emoji,
+                custom_id=custom_id or custom_id_for(action, item_id),
+            )
+        )
+        self.action: str | None = action if action in ACTIONS else None
+        self.item_id: int | None = item_id if self.action else None
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> ReviewButton:
+        """Rebuild the button from a clicked component (after a restart too)."""
+        custom_id = str(getattr(item, "custom_id", "") or "")
+        action, item_id = parse_custom_id(custom_id)
+        button = cls(action or "unknown", item_id or 0, custom_id=custom_id)
+        button.action, button.item_id = action, item_id
+        return button
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Hand the click to the approvals cog."""
+        client: Any = interaction.client
+        handler: ReviewHandler | None = client.get_cog("Approvals")
+        if handler is None:
+            await interaction.response.send_message(
+                "Reviews are not available right now; try again in a minute.",
+                ephemeral=True,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return
+        await handler.on_button(interaction, self.action, self.item_id)
+
+
+def review_view(item: FeedbackItem) -> discord.ui.View | None:
+    """The buttons a review message shows in the item's current status (None: no buttons)."""
+    assert item.id is not None
+    view = discord.ui.View(timeout=None)
+    if item.status == ItemStatus.AWAITING_REVIEW:
+        for action in ("approve", "reject", "edit", "duplicate"):
+            view.add_item(ReviewButton(action, item.id))
+        return view
+    if item.status == ItemStatus.FAILED:
+        view.add_item(ReviewButton("retry", item.id))
+        view.add_item(ReviewButton("reject", item.id))
+        return view
+    if item.issue_url and item.issue_url.startswith(("http://", "https://")):
+        label = f"Open issue #{item.issue_number}" if item.issue_number else "Open issue"
+        view.add_item(discord.ui.Button(label=label, url=item.issue_url))
+        return view
+    return None
+
+
+class _DecisionModal(discord.ui.Modal):
+    """Base for the review modals: forwards the values to the cog, reports failures."""
+
+    action: str
+
+    def __init__(self, *, title: str, item_id: int, submit: ModalSubmit) -> None:
+        super().__init__(title=title, timeout=MODAL_TIMEOUT_SECONDS)
+        self.item_id = item_id
+        self._submit = submit
+
+    def values(self) -> dict[str, Any]:
+        """The submitted inputs."""
+        raise NotImplementedError
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        """Pass the values on; the cog acknowledges and decides."""
+        await self._submit(interaction, self.item_id, self.action, self.values())
+
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction, error: Exception, /
+    ) -> None:
+        """Log and tell the maintainer, whatever state the response is in."""
+        log.exception("review modal %s for item %s failed", self.action, self.item_id)
+        message = "Something went wrong while applying that; please try again."
+        if interaction.response.is_done():
+            await interaction.followup.send(message, ephemeral=True)
+        else:
+            await interaction.response.send_message(message, ephemeral=True)
+
+
+class RejectModal(_DecisionModal):
+    """Reject with an optional reason shown to the reporter."""
+
+    action = "reject"
+
+    def __init__(self, *, item_id: int, submit: ModalSubmit) -> None:
+        super().__init__(title=f"Reject feedback #{item_id}", item_id=item_id, submit=submit)
+        self.reason: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Reason (optional, shown to the reporter)",
+            style=discord.TextStyle.paragraph,
+            required=False,
+            max_length=1000,
+            custom_id="reason",
+        )
+        self.add_item(self.reason)
+
+    def values(self) -> dict[str, Any]:
+        """`reason`, None when left empty."""
+        return {"reason": self.reason.value.strip() or None}
+
+
+class EditModal(_DecisionModal):
+    """Change the drafted title, body, labels, kind and severity before approving."""
+
+    action = "edit"
+
+    def __init__(self, *, item: FeedbackItem, submit: ModalSubmit) -> None:
+        assert item.id is not None
+        super().__init__(title=f"Edit feedback #{item.id}", item_id=item.id, submit=submit)
+        spec = item.spec or {}
+        self.original_title = truncate(str(spec.get("title") or ""), 256)
+        self.original_body = truncate(spec_text(spec), TEXT_INPUT_LIMIT)
+        self.original_labels = ", ".join(str(label) for label in spec.get("labels") or [])
+        self.issue_title: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Title",
+            default=self.original_title or None,
+            max_length=256,
+            required=True,
+            custom_id="title",
+        )
+        self.body: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Body (markdown)",
+            style=discord.TextStyle.paragraph,
+            default=self.original_body or None,
+            max_length=TEXT_INPUT_LIMIT,
+            required=False,
+            custom_id="body",
+        )
+        self.labels: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Labels (comma-separated)",
+            default=truncate(self.original_labels, 400) or None,
+            max_length=400,
+            required=False,
+            custom_id="labels",
+        )
+        self.original_kind = item.kind or ""
+        self.original_severity = item.severity or ""
+        self.kind: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Kind (bug, feature or question)",
+            default=self.original_kind or None,
+            max_length=20,
+            required=False,
+            custom_id="kind",
+        )
+        self.severity: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Severity (low, medium, high or critical)",
+            default=self.original_severity or None,
+            max_length=20,
+            required=False,
+            custom_id="severity",
+        )
+        for field in (self.issue_title, self.body, self.labels, self.kind, self.severity):
+            self.add_item(field)
+
+    def values(self) -> dict[str, Any]:
+        """Only what changed: untouched inputs are left out so the structured draft survives."""
+        changed: dict[str, Any] = {}
+        title = self.issue_title.value.strip()
+        if title and title != self.original_title:
+            changed["title"] = title
+        body = self.body.value.strip()
+        if body != self.original_body.strip():
+            changed["body"] = body
+        labels = self.labels.value.strip()
+        if labels != self.original_labels:
+            changed["labels"] = [part.strip() for part in labels.split(",") if part.strip()]
+        for name, original in (("kind", self.original_kind), ("severity", self.original_severity)):
+            value = getattr(self, name).value.strip().lower()
+            if value and value != original:
+                changed[name] = value
+        return changed
+
+
+class DuplicateModal(_DecisionModal):
+    """Link the item to an existing issue by number."""
+
+    action = "duplicate"
+
+    def __init__(self, *, item: FeedbackItem, submit: ModalSubmit) -> None:
+        assert item.id is not None
+        super().__init__(
+            title=f"Feedback #{item.id} is a duplicate", item_id=item.id, submit=submit
+        )
+        best = best_candidate_number(item)
+        self.number: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Number of the existing issue",
+            placeholder="e.g. 42",
+            default=str(best) if best is not None else None,
+            max_length=12,
+            required=True,
+            custom_id="issue_number",
+        )
+        self.add_item(self.number)
+
+    def values(self) -> dict[str, Any]:
+        """`issue_number` (None when it is not a positive number)."""
+        text = self.number.value.strip().lstrip("#")
+        return {"issue_number": int(text) if text.isdigit() and int(text) > 0 else None}
