@@ -1,0 +1,315 @@
+"""The triage graph end to end: offline engine, real chromadb, fake GitHub, both databases.
+
+Durability is checked the hard way: the graph, runner and checkpointer are thrown away and
+rebuilt on the same files (or PostgreSQL database) between the pause and the decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from agents.dedup.finder import DuplicateIndex
+from agents.engines.offline import OfflineEngine
+from agents.triage.checkpoint import open_checkpointer
+from agents.triage.context import TriageContext
+from agents.triage.graph import build_graph
+from agents.triage.ports import ItemEvent
+from agents.triage.render import item_marker
+from agents.triage.runner import TriageRunner
+from agents.triage.state import Decision, Policy
+from bot.github import GitHubClient, RetryPolicy
+from bot.sandbox.fake_github import FakeGitHub
+from storage.db import Database
+from storage.embeddings import Embedder
+from storage.items import ItemRepository
+from storage.models import FeedbackItem, FeedbackItemBase, ItemStatus
+from storage.vectors import VectorStore
+
+REPO = "acme/widgets"
+BUG = (
+    "The app crashes when I open settings since the last update.\n"
+    "1. Open the app\n2. Tap Settings\n3. It closes immediately"
+)
+
+
+@dataclass
+class RecordingNotifier:
+    """Stands in for Discord at the graph's port: remembers what it was told."""
+
+    events: list[tuple[int, ItemEvent]] = field(default_factory=list)
+
+    async def item_changed(self, item_id: int, event: ItemEvent) -> None:
+        self.events.append((item_id, event))
+
+
+@dataclass
+class Harness:
+    runner: TriageRunner
+    items: ItemRepository
+    notifier: RecordingNotifier
+
+
+@pytest.fixture
+async def github() -> AsyncIterator[FakeGitHub]:
+    async with FakeGitHub(repos=[REPO]) as fake:
+        yield fake
+
+
+@asynccontextmanager
+async def harness(
+    db_url: str, data_dir: Path, embedder: Embedder, github: FakeGitHub
+) -> AsyncIterator[Harness]:
+    """A complete graph on the given storage; leaving the block throws all of it away."""
+    db = Database(db_url)
+    items = ItemRepository(db)
+    notifier = RecordingNotifier()
+    filer = GitHubClient(
+        token=github.token,
+        base_url=github.url,
+        allowlist=[REPO],
+        retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05, jitter=0),
+    )
+    store = await asyncio.to_thread(
+        VectorStore.open, data_dir=data_dir, url=None, embedder=embedder
+    )
+    async with open_checkpointer(database_url=db_url, data_dir=data_dir) as saver:
+        context = TriageContext(
+            items=items,
+            engine=OfflineEngine(embedder),
+            notifier=notifier,
+            dedup=DuplicateIndex(store, embedder),
+            filer=filer,
+        )
+
+        async def policy_for(item: FeedbackItem) -> Policy:
+            return Policy(repo=REPO, label_map={"bug": "bug", "feature": "enhancement"})
+
+        runner = TriageRunner(graph=build_graph(saver), context=context, policy_for=policy_for)
+        try:
+            yield Harness(runner, items, notifier)
+        finally:
+            await runner.drain(grace_seconds=5)
+            await db.close()
+
+
+async def _new_item(
+    h: Harness, text: str = BUG, key: str = "message:1", *, message_id: int | None = None
+) -> int:
+    item, _ = await h.items.create(
+        item=FeedbackItemBase(
+            source_kind="channel",
+            source_key=key,
+            guild_id=1,
+            message_id=message_id,
+            author_name="ana",
+            raw_text=text,
+        ),
+        actor="test",
+    )
+    assert item.id is not None
+    return item.id
+
+
+async def test_item_pauses_for_review_and_files_once_after_restart(
+    db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
+) -> None:
+    async with harness(db_url, tmp_path, embedder, github) as h:
+        item_id = await _new_item(h)
+        await h.runner.run(item_id)
+        item = await h.items.get(item_id)
+        assert item is not None and item.status == ItemStatus.AWAITING_REVIEW
+        assert item.kind == "bug" and item.spec and len(item.spec["title"]) <= 80
+        assert set(item.spec["labels"]) <= {"bug", "enhancement", "question"}
+        assert (item_id, "awaiting_review") in h.notifier.events
+        nodes = [e.action for e in await h.items.events(item_id) if e.action.startswith("node:")]
+        assert nodes == [
+            "node:normalise",
+            "node:classify",
+            "node:find_duplicates",
+            "node:draft_spec",
+            "node:publish_review",
+        ]
+
+    async with harness(db_url, tmp_path, embedder, github) as h:
+        result = await h.runner.decide(
+            item_id, Decision(action="approve", actor="maintainer"), wait=True
+        )
+        assert result.accepted
+        again = await h.runner.decide(item_id, Decision(action="approve", actor="other"), wait=True)
+        assert not again.accepted and "filed" in again.message
+        item = await h.items.get(item_id)
+        assert item is not None and item.status == ItemStatus.FILED and item.flow_done
+        issues = github.issues_in(REPO)
+        assert len(issues) == 1
+        assert item_marker(item_id) in issues[0].body
+        assert item.issue_number == issues[0].number
+        assert (item_id, "filed") in h.notifier.events
+
+
+async def test_crash_while_filing_finds_the_issue_instead_of_creating_another(
+    db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
+) -> None:
+    async with harness(db_url, tmp_path, embedder, github) as h:
+        item_id = await _new_item(h)
+        await h.runner.run(item_id)
+        github.delay_next(f"POST /repos/{REPO}/issues", seconds=3)
+        decided = asyncio.create_task(
+            h.runner.decide(item_id, Decision(action="approve", actor="m"), wait=True)
+        )
+        for _ in range(200):
+            await asyncio.sleep(0.02)
+            if github.requests_to("POST", f"/repos/{REPO}/issues"):
+                break
+        decided.cancel()  # the process dies while GitHub is still answering
+        await asyncio.gather(decided, return_exceptions=True)
+        await asyncio.sleep(3.2)  # GitHub finished creating the issue anyway
+        item = await h.items.get(item_id)
+        assert item is not None and item.status == ItemStatus.FILING
+
+    async with harness(db_url, tmp_path, embedder, github) as h:
+        assert await h.runner.resume_pending() == 1
+        await h.runner.drain(grace_seconds=30)
+        item = await h.items.get(item_id)
+        assert item is not None and item.status == ItemStatus.FILED
+        assert len(github.issues_in(REPO)) == 1
+
+
+async def test_praise_is_stored_as_not_actionable(
+    db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
+) -> None:
+    async with harness(db_url, tmp_path, embedder, github) as h:
+        item_id = await _new_item(h, text="love this app, thank you so much!")
+        await h.runner.run(item_id)
+        item = await h.items.get(item_id)
+        assert item is not None and item.status == ItemStatus.NOT_ACTIONABLE
+        assert item.actionable is False and item.flow_done and item.reasoning
+        assert h.notifier.events == [(item_id, "not_actionable")]
+
+
+async def test_edit_then_approve_files_the_edited_spec(
+    db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
+) -> None:
+    async with harness(db_url, tmp_path, embedder, github) as h:
+        item_id = await _new_item(h)
+        await h.runner.run(item_id)
+        edit = Decision(
+            action="edit", actor="m", title="Settings crash on Android 14", labels=["bug"]
+        )
+        assert (await h.runner.decide(item_id, edit, wait=True)).accepted
+        item = await h.items.get(item_id)
+        assert item is not None and item.status == ItemStatus.AWAITING_REVIEW
+        assert item.spec and item.spec["title"] == "Settings crash on Android 14"
+        await h.runner.decide(item_id, Decision(action="approve", actor="m"), wait=True)
+        issues = github.issues_in(REPO)
+        assert [i.title for i in issues] == ["Settings crash on Android 14"]
+
+
+async def test_reject_and_duplicate_finish_the_item(
+    db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
+) -> None:
+    existing = github.add_issue(REPO, title="Crash in settings", body="It crashes.")
+    async with harness(db_url, tmp_path, embedder, github) as h:
+        first = await _new_item(h, key="message:1")
+        second = await _new_item(h, text="pls add dark mode", key="message:2")
+        await asyncio.gather(h.runner.run(first), h.runner.run(second))
+        dup = Decision(action="duplicate", actor="m", issue_number=existing.number)
+        assert (await h.runner.decide(first, dup, wait=True)).accepted
+        reject = Decision(action="reject", actor="m", reason="out of scope")
+        assert (await h.runner.decide(second, reject, wait=True)).accepted
+        one, two = await h.items.get(first), await h.items.get(second)
+        assert (
+            one is not None
+            and one.status == ItemStatus.DUPLICATE
+            and one.issue_number == existing.number
+        )
+        assert two is not None and two.status == ItemStatus.REJECTED and two.flow_done
+        comments = github.requests_to("POST", f"/repos/{REPO}/issues/{existing.number}/comments")
+        assert len(comments) == 1
+        assert len(github.issues_in(REPO)) == 1
+        missing = Decision(action="duplicate", actor="m", issue_number=9999)
+        third = await _new_item(h, text="the app freezes on the login screen", key="message:3")
+        await h.runner.run(third)
+        refused = await h.runner.decide(third, missing, wait=True)
+        assert not refused.accepted and "does not exist" in refused.message
+
+
+async def test_concurrent_approvals_file_one_issue(
+    db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
+) -> None:
+    async with harness(db_url, tmp_path, embedder, github) as h:
+        item_id = await _new_item(h)
+        await h.runner.run(item_id)
+        results = await asyncio.gather(
+            *(
+                h.runner.decide(item_id, Decision(action="approve", actor=f"m{i}"), wait=True)
+                for i in range(8)
+            )
+        )
+        assert sum(r.accepted for r in results) == 1
+        assert len(github.issues_in(REPO)) == 1
+
+
+async def test_github_outage_leaves_item_failed_then_retry_files(
+    db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
+) -> None:
+    async with harness(db_url, tmp_path, embedder, github) as h:
+        item_id = await _new_item(h)
+        await h.runner.run(item_id)
+        route = f"POST /repos/{REPO}/issues"
+        github.fail_next(route, status=502, times=2)  # as many as the client's attempts
+        await h.runner.decide(item_id, Decision(action="approve", actor="m"), wait=True)
+        item = await h.items.get(item_id)
+        assert item is not None and item.status == ItemStatus.FAILED
+        assert (item_id, "failed") in h.notifier.events
+        assert github.pending_faults(route) == 0 and not github.issues_in(REPO)
+        assert (
+            await h.runner.decide(item_id, Decision(action="retry", actor="m"), wait=True)
+        ).accepted
+        item = await h.items.get(item_id)
+        assert item is not None and item.status == ItemStatus.FILED
+        assert len(github.issues_in(REPO)) == 1
+
+
+async def test_thin_bug_report_waits_for_details_across_a_restart(
+    db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
+) -> None:
+    thin = "the app crashes all the time"
+    async with harness(db_url, tmp_path, embedder, github) as h:
+        item_id = await _new_item(h, text=thin, message_id=555)
+        await h.runner.run(item_id)
+        item = await h.items.get(item_id)
+        assert item is not None and item.status == ItemStatus.AWAITING_DETAILS
+        assert h.notifier.events == [(item_id, "details_requested")]
+        asked = [e for e in await h.items.events(item_id) if e.to_status == "awaiting_details"]
+        assert 1 <= len(asked[0].details["questions"]) <= 3  # type: ignore[index]
+
+    async with harness(db_url, tmp_path, embedder, github) as h:
+        answer = Decision(
+            action="details", actor="ana", body="1. open settings 2. tap export. On v2.1, Android"
+        )
+        assert (await h.runner.decide(item_id, answer, wait=True)).accepted
+        item = await h.items.get(item_id)
+        assert item is not None and item.status == ItemStatus.AWAITING_REVIEW
+        assert "Android" in (item.spec or {}).get("description", "")
+        assert h.notifier.events == [(item_id, "awaiting_review")]
+
+
+async def test_unanswered_details_go_to_review_marked_incomplete(
+    db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
+) -> None:
+    async with harness(db_url, tmp_path, embedder, github) as h:
+        item_id = await _new_item(h, text="login is broken", message_id=556)
+        await h.runner.run(item_id)
+        timeout = Decision(action="details", actor="scheduler", reason="no answer in time")
+        assert (await h.runner.decide(item_id, timeout, wait=True)).accepted
+        item = await h.items.get(item_id)
+        assert item is not None and item.status == ItemStatus.AWAITING_REVIEW
+        assert item.needs_review and "incomplete" in (item.reasoning or "")
+        late = Decision(action="details", actor="ana", body="too late")
+        assert not (await h.runner.decide(item_id, late, wait=True)).accepted

@@ -1,0 +1,51 @@
+"""`iterateswarm check` with a full configuration, against the fake Discord and GitHub."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from bot.sandbox.fake_discord import FakeDiscord
+from bot.sandbox.fake_github import FakeGitHub
+from bot.sandbox.stack import sandbox_env
+
+
+async def _check(env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "GITHUB_"))}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "check",
+        "--skip-model",
+        env={**base, **env},
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await process.communicate()
+    return process.returncode or 0, out.decode()
+
+
+async def test_configured_bot_can_start_and_secrets_stay_hidden(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeGitHub(repos=["acme/widgets"]) as github:
+        env = sandbox_env(discord=discord, github=github, data_dir=tmp_path / "data")
+        code, out = await _check(env, tmp_path)
+    assert code == 0, out
+    assert "token accepted" in out and "token valid" in out
+    assert "acme/widgets is in the allowlist" in out
+    assert "The bot can start." in out
+    assert discord.token not in out and github.token not in out
+
+
+async def test_rejected_tokens_and_a_repo_outside_the_allowlist_fail(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeGitHub(repos=["acme/widgets"]) as github:
+        env = sandbox_env(discord=discord, github=github, data_dir=tmp_path / "data")
+        env.update(DISCORD_BOT_TOKEN="MTIz.bad.token", ALLOWED_REPOS="acme/other")
+        code, out = await _check(env, tmp_path)
+    assert code == 1
+    assert "token rejected" in out
+    assert "acme/widgets is not in ALLOWED_REPOS" in out
+    assert "MTIz.bad.token" not in out

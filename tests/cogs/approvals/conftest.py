@@ -1,0 +1,116 @@
+"""Fixtures for the approvals tests: the real bot in-process against the loopback fakes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.github import RetryPolicy
+from bot.sandbox.discord import FakeInteraction, FakeUser, StoredMessage
+from bot.sandbox.stack import Sandbox, sandbox_stack
+from storage.embeddings import Embedder
+from storage.models import FeedbackItem
+
+BUG_REPORT = (
+    "The app crashes every time I click the Export button on the settings page. "
+    "I expected a CSV file to download but the whole window closes with an error."
+)
+FAST_RETRIES = RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.1, max_total_wait=2.0)
+WAIT = 30.0
+
+
+@pytest.fixture(scope="session")
+def sentence_model(embedder: Embedder) -> Any:
+    """The session's loaded embedding model, shared by every sandbox bot."""
+    return embedder.model
+
+
+@pytest.fixture
+async def sb(tmp_path: Path, sentence_model: Any) -> AsyncIterator[Sandbox]:
+    """A running bot wired to fresh fakes, SQLite under a temporary data dir."""
+    async with sandbox_stack(
+        data_dir=tmp_path / "data", model=sentence_model, github_retry=FAST_RETRIES
+    ) as sandbox:
+        yield sandbox
+
+
+class Flow:
+    """Steps shared by the tests: report feedback, find the review message, click, submit."""
+
+    def __init__(self, sb: Sandbox) -> None:
+        self.sb = sb
+
+    async def report(
+        self, text: str = BUG_REPORT, author: FakeUser | None = None
+    ) -> tuple[FeedbackItem, StoredMessage]:
+        """Post feedback in the feedback channel; return the item and its review message."""
+        posted = await self.sb.discord.post_message(
+            self.sb.discord.feedback_channel_id, author or self.sb.reporter, text
+        )
+        item = await self.sb.wait_for_item_from_message(int(posted["id"]), within=WAIT)
+        assert item.id is not None
+        review_id = await self.sb.wait_for_review_message(item.id, within=WAIT)
+        review = self.sb.discord.message(review_id)
+        assert review is not None
+        fresh = await self.sb.item(item.id)
+        assert fresh is not None
+        return fresh, review
+
+    async def click(
+        self, review: StoredMessage, action: str, item_id: int, user: FakeUser | None = None
+    ) -> FakeInteraction:
+        """Click `approvals:<action>:<item id>` on the review message."""
+        interaction = await self.sb.discord.click_button(
+            review.id, f"approvals:{action}:{item_id}", user or self.sb.maintainer
+        )
+        await interaction.wait_response(timeout=5)
+        return interaction
+
+    async def answer(self, interaction: FakeInteraction) -> str:
+        """The ephemeral text the clicker finally saw."""
+        response = await interaction.wait_for(
+            lambda r: bool(r.content) and (r.ephemeral or r.kind != "callback"), timeout=WAIT
+        )
+        return response.content or ""
+
+    async def submit(
+        self,
+        opened: FakeInteraction,
+        fields: dict[str, str],
+        review: StoredMessage,
+        user: FakeUser | None = None,
+    ) -> FakeInteraction:
+        """Submit the modal that `opened` showed."""
+        modal = opened.callback
+        assert modal is not None and modal.type == 9, "expected a modal"
+        assert modal.custom_id is not None
+        interaction = await self.sb.discord.submit_modal(
+            modal.custom_id, fields, user or self.sb.maintainer, message_id=review.id
+        )
+        await interaction.wait_response(timeout=5)
+        return interaction
+
+    def approvals_buttons(self, message_id: int) -> list[str]:
+        """Custom ids of the approval buttons still on a message."""
+        stored = self.sb.discord.message(message_id)
+        assert stored is not None
+        return [c for c in stored.custom_ids() if c.startswith("approvals:")]
+
+    def issues(self) -> list[Any]:
+        """Issues in the sandbox repository."""
+        return self.sb.github.issues_in(self.sb.repo)
+
+
+@pytest.fixture
+def flow(sb: Sandbox) -> Flow:
+    """Shared steps bound to the running sandbox."""
+    return Flow(sb)
+
+
+@pytest.fixture
+def flow_for() -> type[Flow]:
+    """Build shared steps for a sandbox made by the test itself."""
+    return Flow

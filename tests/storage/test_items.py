@@ -1,0 +1,113 @@
+"""ItemRepository on SQLite and PostgreSQL: idempotent intake, legal CAS transitions, audit."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from storage.db import Database
+from storage.items import IllegalTransitionError, ItemRepository
+from storage.models import FeedbackItemBase, ItemStatus
+
+
+def _item(key: str = "message:1", text: str = "The app crashes on login") -> FeedbackItemBase:
+    return FeedbackItemBase(
+        source_kind="channel",
+        source_key=key,
+        guild_id=10,
+        channel_id=20,
+        message_id=30,
+        author_id=40,
+        author_name="ana",
+        raw_text=text,
+    )
+
+
+async def test_create_is_idempotent_per_source(database: Database) -> None:
+    repo = ItemRepository(database)
+    first, created = await repo.create(item=_item(), actor="discord")
+    again, created_again = await repo.create(item=_item(text="different"), actor="discord")
+    assert created and not created_again
+    assert first.id == again.id
+    assert again.raw_text == "The app crashes on login"
+    assert first.status == ItemStatus.RECEIVED
+
+
+async def test_concurrent_intake_of_one_message_creates_one_item(database: Database) -> None:
+    repo = ItemRepository(database)
+    results = await asyncio.gather(*(repo.create(item=_item(), actor="d") for _ in range(20)))
+    assert len({item.id for item, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+
+
+async def test_unicode_text_survives_intact(database: Database) -> None:
+    repo = ItemRepository(database)
+    text = "崩溃 😱 مرحبا \u200b**bold** `code` @everyone " + "x" * 5000
+    item, _ = await repo.create(item=_item(text=text), actor="d")
+    fetched = await repo.get(item.id or 0)
+    assert fetched is not None and fetched.raw_text == text
+
+
+async def test_transition_follows_the_state_machine(database: Database) -> None:
+    repo = ItemRepository(database)
+    item, _ = await repo.create(item=_item(), actor="d")
+    assert item.id is not None
+    assert await repo.transition(item_id=item.id, to=ItemStatus.FILED, actor="x") is None
+    moved = await repo.transition(
+        item_id=item.id, to=ItemStatus.TRIAGING, actor="graph", kind="bug"
+    )
+    assert moved is not None and moved.status == ItemStatus.TRIAGING and moved.kind == "bug"
+    events = await repo.events(item.id)
+    assert [(e.from_status, e.to_status) for e in events] == [
+        (None, ItemStatus.RECEIVED),
+        (ItemStatus.RECEIVED, ItemStatus.TRIAGING),
+    ]
+    assert events[-1].actor == "graph"
+
+
+async def test_expected_status_narrows_the_move(database: Database) -> None:
+    repo = ItemRepository(database)
+    item, _ = await repo.create(item=_item(), actor="d")
+    assert item.id is not None
+    refused = await repo.transition(
+        item_id=item.id, to=ItemStatus.TRIAGING, actor="x", expected=[ItemStatus.FAILED]
+    )
+    assert refused is None
+
+
+async def test_unknown_target_status_is_refused(database: Database) -> None:
+    repo = ItemRepository(database)
+    with pytest.raises(IllegalTransitionError):
+        await repo.transition(item_id=1, to="nonsense", actor="x")  # type: ignore[arg-type]
+
+
+async def test_racing_transitions_exactly_one_wins(database: Database) -> None:
+    repo = ItemRepository(database)
+    item, _ = await repo.create(item=_item(), actor="d")
+    assert item.id is not None
+    await repo.transition(item_id=item.id, to=ItemStatus.TRIAGING, actor="g")
+    await repo.transition(item_id=item.id, to=ItemStatus.AWAITING_REVIEW, actor="g")
+    targets = [ItemStatus.APPROVED, ItemStatus.REJECTED, ItemStatus.DUPLICATE] * 10
+    results = await asyncio.gather(
+        *(repo.transition(item_id=item.id, to=t, actor=f"m{i}") for i, t in enumerate(targets))
+    )
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    final = await repo.get(item.id)
+    assert final is not None and final.status == winners[0].status
+    decisions = [e for e in await repo.events(item.id) if e.from_status == "awaiting_review"]
+    assert len(decisions) == 1
+
+
+async def test_counts_and_listing(database: Database) -> None:
+    repo = ItemRepository(database)
+    for n in range(3):
+        await repo.create(item=_item(key=f"message:{n}"), actor="d")
+    item, _ = await repo.create(item=_item(key="message:9"), actor="d")
+    assert item.id is not None
+    await repo.transition(item_id=item.id, to=ItemStatus.TRIAGING, actor="g")
+    assert await repo.counts_by_status() == {"received": 3, "triaging": 1}
+    assert len(await repo.list_open()) == 4
+    oldest = await repo.oldest_in(ItemStatus.RECEIVED)
+    assert oldest is not None and oldest.source_key == "message:0"

@@ -1,0 +1,160 @@
+"""VectorStore against real chromadb (embedded and over HTTP) with the real model."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from storage.embeddings import Embedder
+from storage.vectors import StoredDocument, VectorStore, collection_name, shared_embedder
+
+REPO = "Octo/Widgets"
+DOCS = [
+    StoredDocument("issue:1", "Export to CSV crashes the app", {"kind": "issue", "number": 1}),
+    StoredDocument("issue:2", "Add a dark theme to the dashboard", {"kind": "issue", "number": 2}),
+    StoredDocument("feedback:7", "Login fails after entering the 2FA code", {"kind": "feedback"}),
+]
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The process-wide embedder; the model loads once per session."""
+    return shared_embedder()
+
+
+@pytest.fixture
+def store(tmp_path: Path, embedder: Embedder) -> VectorStore:
+    """An embedded store in a fresh data directory."""
+    return VectorStore.open(data_dir=tmp_path, embedder=embedder)
+
+
+def test_collection_names_are_valid_and_distinct() -> None:
+    names = [collection_name(r) for r in ("a/b-c", "a-b/c", "Octo/Widgets", "x.y/..z__")]
+    for name in names:
+        assert re.fullmatch(r"[a-z0-9][a-z0-9-]{1,510}[a-z0-9]", name), name
+    assert len(set(names)) == len(names)
+    assert collection_name("Octo/Widgets") == collection_name("octo/widgets")
+
+
+def test_upsert_then_nearest_finds_the_closest_text(store: VectorStore, embedder: Embedder) -> None:
+    store.upsert_sync(REPO, DOCS)
+    (hits,) = store.nearest_sync(REPO, embedder.encode(["the csv export makes it crash"]), 3)
+    assert hits[0].id == "issue:1"
+    assert len(hits) == 3
+    assert hits[0].similarity > hits[-1].similarity
+    assert hits[0].metadata["number"] == 1
+    assert hits[0].text == DOCS[0].text
+
+
+def test_upsert_twice_keeps_one_copy_and_updates_it(store: VectorStore) -> None:
+    store.upsert_sync(REPO, DOCS)
+    changed = StoredDocument(
+        "issue:1", "Export to CSV crashes", {"kind": "issue", "state": "closed"}
+    )
+    store.upsert_sync(REPO, [*DOCS[1:], changed])
+    assert store.count_sync(REPO) == len(DOCS)
+    assert store.get_sync(REPO, ["issue:1"])["issue:1"].metadata["state"] == "closed"
+
+
+def test_repeated_id_in_one_batch_keeps_the_last(store: VectorStore) -> None:
+    first, last = StoredDocument("x", "first text"), StoredDocument("x", "last text")
+    store.upsert_sync(REPO, [first, last])
+    assert store.count_sync(REPO) == 1
+    assert store.get_sync(REPO, ["x"])["x"].text == "last text"
+
+
+def test_documents_survive_a_new_client(tmp_path: Path, embedder: Embedder) -> None:
+    VectorStore.open(data_dir=tmp_path, embedder=embedder).upsert_sync(REPO, DOCS)
+    reopened = VectorStore.open(data_dir=tmp_path, embedder=embedder)
+    assert reopened.count_sync(REPO) == len(DOCS)
+    (hits,) = reopened.nearest_sync(REPO, embedder.encode(["dark mode please"]), 1)
+    assert hits[0].id == "issue:2"
+
+
+def test_unknown_repository_reads_empty_without_creating_it(store: VectorStore) -> None:
+    vectors = np.ones((2, 384), dtype=np.float32) / np.sqrt(384)
+    assert store.nearest_sync("nobody/here", vectors, 5) == [[], []]
+    assert store.count_sync("nobody/here") == 0
+    assert store.get_sync("nobody/here", ["issue:1"]) == {}
+    assert store.repositories_sync() == []
+
+
+def test_repositories_are_kept_apart(store: VectorStore) -> None:
+    store.upsert_sync("a/one", DOCS[:1])
+    store.upsert_sync("a/two", DOCS)
+    assert store.count_sync("a/one") == 1
+    assert store.repositories_sync() == ["a/one", "a/two"]
+
+
+def test_embeddings_must_match_documents(store: VectorStore) -> None:
+    with pytest.raises(ValueError, match="one embedding per document"):
+        store.upsert_sync(REPO, DOCS, np.zeros((1, 384), dtype=np.float32))
+
+
+async def test_async_methods_round_trip(store: VectorStore, embedder: Embedder) -> None:
+    await store.upsert(REPO, DOCS)
+    assert await store.count(REPO) == len(DOCS)
+    (hits,) = await store.nearest(REPO, embedder.encode(["two factor login broken"]), 1)
+    assert hits[0].id == "feedback:7"
+    await store.delete(REPO, ["feedback:7"])
+    assert set(await store.get(REPO, ["feedback:7", "issue:2"])) == {"issue:2"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[str]:
+    """A real chromadb server on a free loopback port."""
+    port = _free_port()
+    chroma = Path(sys.executable).parent / "chroma"
+    process = subprocess.Popen(
+        [str(chroma), "run", "--path", str(tmp_path / "server"), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("chroma server did not start")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_http_client_when_a_url_is_given(
+    chroma_server: str, tmp_path: Path, embedder: Embedder
+) -> None:
+    store = VectorStore.open(data_dir=tmp_path / "unused", url=chroma_server, embedder=embedder)
+    store.upsert_sync(REPO, DOCS)
+    assert store.location == chroma_server
+    assert not (tmp_path / "unused" / "chroma").exists()
+    again = VectorStore.open(data_dir=tmp_path, url=chroma_server, embedder=embedder)
+    (hits,) = again.nearest_sync(REPO, embedder.encode(["csv export crash"]), 1)
+    assert hits[0].id == "issue:1"
+
+
+def test_bad_url_is_rejected(tmp_path: Path, embedder: Embedder) -> None:
+    with pytest.raises(ValueError, match="CHROMA_URL"):
+        VectorStore.open(data_dir=tmp_path, url="ftp://example", embedder=embedder)
