@@ -1,0 +1,147 @@
+"""Helpers shared by the benchmark scripts: memory, percentiles, load, test data and settings."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import resource
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+BENCH_REPO = "bench/widgets"
+
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Resident set size in MiB of `pid` (this process by default)."""
+    status = Path(f"/proc/{pid or 'self'}/status")
+    try:
+        for line in status.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentile_ms(samples: Sequence[float], q: float) -> float:
+    """The `q`-th percentile of `samples` (seconds) in milliseconds; 0 when empty."""
+    if not samples:
+        return 0.0
+    return float(np.percentile(np.asarray(samples) * 1000, q))
+
+
+def describe_ms(samples: Sequence[float]) -> str:
+    """`p50 / p99 / max` of `samples` (seconds) in milliseconds."""
+    if not samples:
+        return "no samples"
+    return (
+        f"p50 {percentile_ms(samples, 50):7.1f} ms  p99 {percentile_ms(samples, 99):7.1f} ms  "
+        f"max {max(samples) * 1000:7.1f} ms  (n={len(samples)})"
+    )
+
+
+def machine_line() -> str:
+    """CPU count, load average and Python version, printed at the top of every benchmark."""
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load}"
+
+
+def verdict(ok: bool) -> str:
+    """PASS or FAIL."""
+    return "PASS" if ok else "FAIL"
+
+
+@contextmanager
+def stopwatch() -> Iterator[list[float]]:
+    """Yields a list that holds the elapsed seconds once the block ends."""
+    box: list[float] = []
+    started = time.perf_counter()
+    try:
+        yield box
+    finally:
+        box.append(time.perf_counter() - started)
+
+
+def feedback_texts(limit: int, data: Path = DATA_DIR, *, seed: int = 11) -> list[str]:
+    """Up to `limit` distinct feedback texts: short Play Store reviews and NLBSE issues.
+
+    Half (or as many as exist) are short reviews, the rest `title + body` of NLBSE issues,
+    shuffled so short and long texts arrive interleaved, as in a busy feedback channel.
+    """
+    short: list[str] = []
+    with (data / "short_feedback_dev.jsonl").open(encoding="utf-8") as stream:
+        short += [json.loads(line)["text"] for line in stream if line.strip()]
+    issues: list[str] = []
+    csv.field_size_limit(2**30)
+    with (data / "nlbse24_issues_train.csv").open(encoding="utf-8", newline="") as stream:
+        for row in csv.DictReader(stream):
+            body = (row["body"] or "").strip()
+            issues.append(f"{row['title'].strip()}\n\n{body}".strip())
+    short = list(dict.fromkeys(t.strip() for t in short if t.strip()))
+    issues = list(dict.fromkeys(t for t in issues if t))
+    take_short = min(len(short), limit // 2)
+    texts = short[:take_short] + issues[: limit - take_short]
+    rng = np.random.default_rng(seed)
+    return [texts[i] for i in rng.permutation(len(texts))]
+
+
+def issue_records(count: int, data: Path = DATA_DIR) -> list[dict[str, Any]]:
+    """`count` GitHub-like issues (title, body, state, labels), cycling through the NLBSE data."""
+    csv.field_size_limit(2**30)
+    with (data / "nlbse24_issues_train.csv").open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    records = []
+    for n in range(count):
+        row = rows[n % len(rows)]
+        suffix = "" if n < len(rows) else f" ({n // len(rows) + 1})"
+        records.append(
+            {
+                "title": row["title"].strip() + suffix,
+                "body": row["body"] or "",
+                "state": "closed" if n % 5 == 0 else "open",
+                "labels": [row["label"]],
+            }
+        )
+    return records
+
+
+def bench_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> Settings:
+    """Settings for an offline bot on `data_dir` that triages into `BENCH_REPO`."""
+    from bot.sandbox.stack import settings_from_env
+
+    owner, name = BENCH_REPO.split("/")
+    values = {
+        "DATA_DIR": str(data_dir),
+        "GITHUB_OWNER": owner,
+        "GITHUB_REPO": name,
+        "GITHUB_TOKEN": "",
+        "OPENAI_API_KEY": "",
+        "DATABASE_URL": "",
+        "CHROMA_URL": "",
+        **(env or {}),
+    }
+    return settings_from_env(values)
+
+
+def load_model() -> Any:
+    """The bundled sentence-transformer, warmed up once."""
+    from storage.embeddings import load_model as load
+
+    model = load()
+    model.encode(["warm up the model"], show_progress_bar=False)
+    return model

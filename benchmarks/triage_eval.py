@@ -1,0 +1,137 @@
+"""Offline triage quality: NLBSE'24 5-fold CV, short app feedback, and praise filtering."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from agents.engines.base import KINDS  # noqa: E402
+from agents.engines.offline import OfflineEngine  # noqa: E402
+from agents.engines.training import (  # noqa: E402
+    IssueSet,
+    default_data_dir,
+    embed_issues,
+    embed_prototypes,
+    fit_classifier,
+    read_issues,
+)
+from storage.embeddings import Embedder  # noqa: E402
+
+SHORT_FEEDBACK = "short_feedback_dev.jsonl"
+
+
+def _report(title: str, truth: np.ndarray, predicted: np.ndarray, labels: list[int]) -> float:
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+    names = [KINDS[i] for i in labels]
+    precision, recall, f1, support = precision_recall_fscore_support(
+        truth, predicted, labels=labels, zero_division=0
+    )
+    macro = float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0))
+    print(f"\n{title}: macro-F1 {macro:.3f}")
+    print(f"  {'class':<9}{'precision':>10}{'recall':>8}{'F1':>7}{'n':>6}")
+    for i, name in enumerate(names):
+        print(f"  {name:<9}{precision[i]:>10.3f}{recall[i]:>8.3f}{f1[i]:>7.3f}{support[i]:>6d}")
+    matrix = confusion_matrix(truth, predicted, labels=list(range(len(KINDS))))
+    print("  confusion (rows = truth, columns = predicted " + "/".join(KINDS) + "):")
+    for i in labels:
+        print(f"  {KINDS[i]:<9}" + "".join(f"{v:>7d}" for v in matrix[i]))
+    return macro
+
+
+def cross_validate(issues: IssueSet, prototypes: dict[str, np.ndarray], folds: int) -> None:
+    """Fit the full shipped pipeline on each training fold and score the held-out fold."""
+    from sklearn.model_selection import StratifiedKFold
+
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    full_pred = np.zeros(len(issues.labels), dtype=np.int64)
+    title_pred = np.zeros(len(issues.labels), dtype=np.int64)
+    for train, test in splitter.split(issues.full_vectors, issues.labels):
+        classifier = fit_classifier(issues.subset(train), prototypes)
+        held_out = issues.subset(test)
+        full_probs = classifier.kind_probabilities(held_out.full_vectors, held_out.full_texts)
+        title_probs = classifier.kind_probabilities(held_out.title_vectors, held_out.titles)
+        full_pred[test] = full_probs.argmax(axis=1)
+        title_pred[test] = title_probs.argmax(axis=1)
+    _report(
+        f"(a) NLBSE'24 issues, {folds}-fold CV, title + body "
+        "(reference: SetFit 0.824, RoBERTa 0.792, fastText 0.718)",
+        issues.labels,
+        full_pred,
+        [0, 1, 2],
+    )
+    _report("    same folds, titles only (short register)", issues.labels, title_pred, [0, 1, 2])
+
+
+def short_feedback(engine: OfflineEngine, path: Path) -> None:
+    """Score the shipped engine on short app-store feedback (measurement only)."""
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    verdicts = engine.classify_batch([r["text"] for r in records])
+    labels = np.array([r["label"] for r in records])
+    kinds = np.array([v.kind for v in verdicts])
+    actionable = np.array([v.actionable for v in verdicts])
+    task = np.isin(labels, ["bug", "feature"])
+    truth = np.array([KINDS.index(label) for label in labels[task]])
+    predicted = np.array([KINDS.index(kind) for kind in kinds[task]])
+    _report(
+        f"(b) short feedback, {task.sum()} bug/feature messages (a `question` verdict is a miss)",
+        truth,
+        predicted,
+        [0, 1],
+    )
+    print(f"  answered `question`: {np.mean(kinds[task] == 'question'):.1%}")
+    hidden = float(np.mean(~actionable[task]))
+    print(f"  bug/feature messages marked actionable=false: {hidden:.1%} (target <= 3%)")
+    praise = labels == "praise"
+    print(
+        f"\n(c) praise messages marked actionable=false: {np.mean(~actionable[praise]):.1%} "
+        f"of {praise.sum()} (aim > 50%)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run all three measurements and print them."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--vector-cache", type=Path, help="npz file to reuse issue embeddings between runs"
+    )
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    embedder = Embedder()
+    try:
+        full_texts, titles, labels = read_issues(args.data_dir)
+        if args.vector_cache and args.vector_cache.exists():
+            cached = np.load(args.vector_cache)
+            issues = IssueSet(
+                full_texts=full_texts,
+                titles=titles,
+                labels=np.array([KINDS.index(label) for label in labels]),  # type: ignore[arg-type]
+                full_vectors=cached["full"],
+                title_vectors=cached["title"],
+            )
+        else:
+            issues = embed_issues(full_texts, titles, labels, embedder.encode)
+            if args.vector_cache:
+                np.savez(args.vector_cache, full=issues.full_vectors, title=issues.title_vectors)
+        prototypes = embed_prototypes(embedder.encode)
+        cross_validate(issues, prototypes, args.folds)
+        short_feedback(OfflineEngine(embedder), args.data_dir / SHORT_FEEDBACK)
+    finally:
+        embedder.close()
+    print(f"\n(total {time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
