@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import re
 from collections import Counter
@@ -23,7 +24,13 @@ DEFAULT_THRESHOLDS = Thresholds(
     duplicate=DEFAULT_DUPLICATE_THRESHOLD, possible=DEFAULT_POSSIBLE_THRESHOLD
 )
 
-_TOKEN = re.compile(r"[a-z0-9]+")
+#: Characters of a text the lexical score reads (what the embedder reads too); the tail of
+#: a very long report is mostly logs and only costs tokenising time.
+LEXICAL_CHARS = 4000
+#: Texts whose term frequencies are kept between queries (candidates recur across queries).
+_COUNTS_CACHE = 4096
+
+_TOKEN = re.compile(r"[a-z0-9]{2,}")
 _STOPWORDS = frozenset(
     {
         "a",
@@ -132,13 +139,14 @@ class Scoring(enum.StrEnum):
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased word tokens, stop words and single characters dropped."""
-    return [t for t in _TOKEN.findall(text.lower()) if len(t) > 1 and t not in _STOPWORDS]
+    return [t for t in _TOKEN.findall(text.lower()) if t not in _STOPWORDS]
 
 
-def _weighted(counts: Counter[str], idf: dict[str, float]) -> dict[str, float]:
-    weights = {term: (1.0 + math.log(n)) * idf[term] for term, n in counts.items()}
-    norm = math.sqrt(sum(w * w for w in weights.values()))
-    return {term: w / norm for term, w in weights.items()} if norm else {}
+@functools.lru_cache(maxsize=_COUNTS_CACHE)
+def log_term_frequencies(text: str) -> dict[str, float]:
+    """`1 + ln(count)` per term of `text`'s first `LEXICAL_CHARS` characters (shared: read-only)."""
+    counts = Counter(_TOKEN.findall(text[:LEXICAL_CHARS].lower()))
+    return {term: 1.0 + math.log(n) for term, n in counts.items() if term not in _STOPWORDS}
 
 
 def lexical_similarities(query: str, candidates: Sequence[str]) -> list[float]:
@@ -155,24 +163,23 @@ def lexical_similarities(query: str, candidates: Sequence[str]) -> list[float]:
     Returns:
         One similarity per candidate, in order.
     """
-    query_counts = Counter(tokenize(query))
-    if not query_counts or not candidates:
+    query_tf = log_term_frequencies(query)
+    if not query_tf or not candidates:
         return [0.0] * len(candidates)
-    candidate_counts = [Counter(tokenize(text)) for text in candidates]
-    document_frequency: Counter[str] = Counter(query_counts.keys())
-    for counts in candidate_counts:
-        document_frequency.update(counts.keys())
+    candidate_tfs = [log_term_frequencies(text) for text in candidates]
+    document_frequency: Counter[str] = Counter(query_tf.keys())
+    for tf in candidate_tfs:
+        document_frequency.update(tf.keys())
     total = len(candidates) + 1
     idf = {term: math.log((total + 1) / (df + 1)) + 1.0 for term, df in document_frequency.items()}
-    query_vector = _weighted(query_counts, idf)
+    query_weights = {term: w * idf[term] for term, w in query_tf.items()}
+    query_norm = math.sqrt(sum(w * w for w in query_weights.values()))
     scores = []
-    for counts in candidate_counts:
-        vector = _weighted(counts, idf)
-        if len(vector) < len(query_vector):
-            dot = sum(w * query_vector.get(t, 0.0) for t, w in vector.items())
-        else:
-            dot = sum(w * vector.get(t, 0.0) for t, w in query_vector.items())
-        scores.append(min(1.0, max(0.0, dot)))
+    for tf in candidate_tfs:
+        norm = math.sqrt(sum((w * idf[term]) ** 2 for term, w in tf.items())) * query_norm
+        shared = query_weights.keys() & tf.keys()
+        dot = sum(query_weights[term] * tf[term] * idf[term] for term in shared)
+        scores.append(min(1.0, max(0.0, dot / norm)) if norm else 0.0)
     return scores
 
 
