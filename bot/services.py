@@ -133,6 +133,9 @@ async def open_services(
         )
         engine = build_engine(settings, embedder, corrections=corrections)
         github = build_github(settings)
+        if github is not None:
+            stack.push_async_callback(github.aclose)
+            await github.warm_up()
         dedup = await _open_index(settings, embedder)
         checkpointer = await stack.enter_async_context(
             open_checkpointer(database_url=settings.db_url, data_dir=settings.data_dir)

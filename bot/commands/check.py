@@ -120,6 +120,8 @@ async def _github(settings: Settings) -> list[Finding]:
         login = (await client.whoami()).login
     except Exception as exc:
         return [Finding("fail", "GitHub", f"token rejected or API unreachable ({exc})")]
+    finally:
+        await client.aclose()
     findings = [Finding("ok", "GitHub", f"token valid (user {login}) at {g.api_url}")]
     if g.full_name is None:
         return findings

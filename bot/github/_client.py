@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import httpx
 from githubkit import GitHub, TokenAuthStrategy
 from githubkit.response import Response
 from githubkit.utils import UNSET
@@ -37,6 +39,41 @@ from bot.github._types import (
 from bot.settings import GitHubSettings
 
 log = logging.getLogger(__name__)
+
+
+#: Models of the endpoints this client calls. githubkit imports each on the first call that
+#: needs it (tens of milliseconds on the event loop); `warm_up` imports them on a thread.
+_ENDPOINT_MODELS = (
+    "BasicError",
+    "EventsGetResponse503",
+    "FullRepository",
+    "Issue",
+    "IssueComment",
+    "Label",
+    "PrivateUser",
+    "PublicUser",
+    "RateLimitOverview",
+    "ReposOwnerRepoIssuesIssueNumberCommentsPostBody",
+    "ReposOwnerRepoIssuesPostBody",
+    "ValidationError",
+)
+
+
+class _SharedTransport(httpx.AsyncHTTPTransport):
+    """One connection pool for every call.
+
+    githubkit opens a fresh httpx client for each request outside `async with` and closes
+    it after; given this transport, that client builds no SSL context of its own (which
+    would block the event loop for tens of milliseconds per call) and leaves the pool open.
+    """
+
+    async def aclose(self) -> None:
+        """Ignored: the per-call clients must not close the shared pool."""
+
+    async def close_pool(self) -> None:
+        """Close the pooled connections."""
+        await super().aclose()
+
 
 T = TypeVar("T")
 PER_PAGE = 100
@@ -75,13 +112,16 @@ class GitHubClient:
         self.failed_calls = 0
         self._sleep = sleep
         self._login: str | None = None
+        trust_env = not is_loopback(self.base_url)
+        self._transport = _SharedTransport(trust_env=trust_env)
         self._github = GitHub(
             TokenAuthStrategy(secret.get_secret_value()),
             base_url=self.base_url,
             timeout=timeout,
             auto_retry=False,
             http_cache=False,
-            trust_env=not is_loopback(self.base_url),
+            trust_env=trust_env,
+            async_transport=self._transport,
             user_agent="iterateswarm",
         )
 
@@ -99,6 +139,22 @@ class GitHubClient:
 
     def __repr__(self) -> str:
         return f"GitHubClient(base_url={self.base_url!r}, allowlist={sorted(self.allowlist)})"
+
+    async def warm_up(self) -> None:
+        """Import the endpoints' models off the event loop (call once at start)."""
+        await asyncio.to_thread(self._import_models)
+
+    def _import_models(self) -> None:
+        rest_module = type(self._github.rest.issues).__module__  # <schemas>.<version>.rest.issues
+        models = importlib.import_module(rest_module.rsplit(".", 2)[0] + ".models")
+        for name in _ENDPOINT_MODELS:
+            getattr(models, name)
+        for endpoints in ("users", "rate_limit", "repos"):
+            getattr(self._github.rest, endpoints)
+
+    async def aclose(self) -> None:
+        """Close the pooled connections to GitHub."""
+        await self._transport.close_pool()
 
     # -- plumbing --------------------------------------------------------------------------
 

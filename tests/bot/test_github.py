@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -304,3 +306,41 @@ def test_from_settings_uses_api_url_and_allowlist() -> None:
     assert client.allowlist == {"acme/widgets"}
     with pytest.raises(ValueError, match="GITHUB_TOKEN"):
         GitHubClient.from_settings(GitHubSettings(GITHUB_TOKEN=""))
+
+
+_WARM_UP_PROBE = """
+import asyncio, sys
+from bot.github import GitHubClient
+from bot.sandbox.fake_github import FakeGitHub
+
+async def main():
+    async with FakeGitHub(repos=["acme/widgets"]) as fake:
+        client = GitHubClient(token=fake.token, base_url=fake.url, allowlist=["acme/widgets"])
+        await client.warm_up()
+        before = {m for m in sys.modules if m.startswith("githubkit")}
+        ref = await client.create_issue(repo="acme/widgets", title="t", body="b", labels=["bug"])
+        await client.whoami()
+        await client.rate_limit()
+        await client.get_repo("acme/widgets")
+        await client.get_issue(repo="acme/widgets", number=ref.number)
+        await client.comment(repo="acme/widgets", number=ref.number, body="c")
+        await client.list_labels(repo="acme/widgets")
+        async for _ in client.iter_issues_since("acme/widgets", since=None):
+            pass
+        await client.aclose()
+        print(sorted({m for m in sys.modules if m.startswith("githubkit")} - before))
+
+asyncio.run(main())
+"""
+
+
+def test_warm_up_leaves_no_model_to_import_on_the_event_loop() -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", _WARM_UP_PROBE],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip() == "[]"
