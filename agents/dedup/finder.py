@@ -309,6 +309,7 @@ class DuplicateIndex:
         return results
 
     def close(self) -> None:
-        """Release the embedder's worker thread if `open` created the embedder."""
+        """Release the store, and the embedder's worker thread if `open` created it."""
+        self.store.close()
         if self._owns_embedder:
             self.embedder.close()

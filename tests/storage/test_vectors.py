@@ -73,7 +73,9 @@ def test_repeated_id_in_one_batch_keeps_the_last(store: VectorStore) -> None:
 
 
 def test_documents_survive_a_new_client(tmp_path: Path, embedder: Embedder) -> None:
-    VectorStore.open(data_dir=tmp_path, embedder=embedder).upsert_sync(REPO, DOCS)
+    first = VectorStore.open(data_dir=tmp_path, embedder=embedder)
+    first.upsert_sync(REPO, DOCS)
+    first.close()
     reopened = VectorStore.open(data_dir=tmp_path, embedder=embedder)
     assert reopened.count_sync(REPO) == len(DOCS)
     (hits,) = reopened.nearest_sync(REPO, embedder.encode(["dark mode please"]), 1)
@@ -158,3 +160,52 @@ def test_http_client_when_a_url_is_given(
 def test_bad_url_is_rejected(tmp_path: Path, embedder: Embedder) -> None:
     with pytest.raises(ValueError, match="CHROMA_URL"):
         VectorStore.open(data_dir=tmp_path, url="ftp://example", embedder=embedder)
+
+
+_KILLED_OWNER_PROBE = """
+import os, sys, time
+from pathlib import Path
+from storage.vectors import VectorStore
+
+VectorStore.open(data_dir=Path(sys.argv[1])).count_sync("octo/widgets")
+print(os.getpid(), flush=True)
+time.sleep(120)
+"""
+
+
+def _descendants(pid: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_the_embedded_database_process_exits_when_its_owner_is_killed(tmp_path: Path) -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_OWNER_PROBE, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert owner.stdout is not None
+        pid = int(owner.stdout.readline())
+        helpers = _descendants(pid)
+        assert helpers, "the embedded database runs in a child process"
+    finally:
+        owner.kill()
+        owner.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while (alive := {p for p in helpers if Path(f"/proc/{p}").exists()}) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.2)
+    assert not alive

@@ -1,0 +1,329 @@
+"""chromadb collections, and the worker process that owns the embedded database.
+
+chromadb's embedded writes hold the GIL for tens of milliseconds per upsert; run in the
+bot's process they would stall its event loop however they are threaded. So the embedded
+database lives in one child process (`WorkerProcess`) and the bot sends it operations.
+A chromadb server (`CHROMA_URL`) is reached over HTTP from the bot's own process.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import multiprocessing
+import os
+import re
+import select
+import signal
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlparse
+
+import numpy as np
+import numpy.typing as npt
+
+from storage.embeddings import ChromaEmbeddingFunction, Embedder
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+log = logging.getLogger(__name__)
+
+MetadataValue = str | int | float | bool
+Matrix = npt.NDArray[np.float32]
+
+_COLLECTION_PREFIX = "is"
+_SLUG_CHARS = 40
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDocument:
+    """A document as the store keeps it: id, the text that was embedded, flat metadata."""
+
+    id: str
+    text: str
+    metadata: Mapping[str, MetadataValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbor:
+    """A stored document near a query, with its cosine similarity in [-1, 1]."""
+
+    id: str
+    similarity: float
+    text: str
+    metadata: Mapping[str, MetadataValue]
+
+
+def collection_name(repo: str) -> str:
+    """A valid, collision-free chromadb collection name for `owner/repo` (case-insensitive).
+
+    Args:
+        repo: Repository full name, e.g. `octo/widgets`.
+
+    Returns:
+        `is-<readable slug>-<hash>`: only `[a-z0-9-]`, starting and ending alphanumeric.
+    """
+    key = repo.strip().lower()
+    if not key:
+        raise ValueError("repository name is empty")
+    slug = re.sub(r"[^a-z0-9]+", "-", key).strip("-")[:_SLUG_CHARS].strip("-") or "repo"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return f"{_COLLECTION_PREFIX}-{slug}-{digest}"
+
+
+def clean_metadata(metadata: Mapping[str, Any]) -> dict[str, MetadataValue]:
+    """Only the scalar values chromadb can store."""
+    return {k: v for k, v in metadata.items() if isinstance(v, str | int | float | bool)}
+
+
+def _chroma_settings() -> Any:
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+def http_client(url: str) -> ClientAPI:
+    """A chromadb `HttpClient` for `CHROMA_URL`.
+
+    Raises:
+        ValueError: The URL is not `http(s)://host[:port]`.
+    """
+    import chromadb
+
+    parsed = urlparse(url if "://" in url else f"http://{url}")
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError(f"CHROMA_URL must look like http://host:port, got {url!r}")
+    ssl = parsed.scheme == "https"
+    port = parsed.port or (443 if ssl else 8000)
+    return chromadb.HttpClient(
+        host=parsed.hostname, port=port, ssl=ssl, settings=_chroma_settings()
+    )
+
+
+def persistent_client(path: str) -> ClientAPI:
+    """The embedded chromadb database at `path`."""
+    import chromadb
+
+    return chromadb.PersistentClient(path=path, settings=_chroma_settings())
+
+
+class ChromaCollections:
+    """The operations on one chromadb client, one collection per repository.
+
+    Every embedding is given by the caller: the embedding function passed to chromadb is
+    ours (its default would download a model) and is never asked to embed.
+    """
+
+    def __init__(self, client: ClientAPI) -> None:
+        self._client = client
+        self._embedding_function = ChromaEmbeddingFunction(Embedder())
+        self._collections: dict[str, Collection] = {}
+        self._lock = threading.Lock()
+
+    def _collection(self, repo: str, *, create: bool) -> Collection | None:
+        name = collection_name(repo)
+        with self._lock:
+            cached = self._collections.get(name)
+            if cached is not None:
+                return cached
+            ef: Any = self._embedding_function
+            if create:
+                collection = self._client.get_or_create_collection(
+                    name,
+                    configuration={"hnsw": {"space": "cosine"}},
+                    metadata={"repo": repo.strip().lower()},
+                    embedding_function=ef,
+                )
+            else:
+                from chromadb.errors import NotFoundError
+
+                try:
+                    collection = self._client.get_collection(name, embedding_function=ef)
+                except NotFoundError:
+                    return None
+            self._collections[name] = collection
+            return collection
+
+    def ping(self) -> bool:
+        """True once the client answers."""
+        self._client.heartbeat()
+        return True
+
+    def upsert(self, repo: str, documents: Sequence[StoredDocument], embeddings: Matrix) -> None:
+        """Insert or replace `documents`, one embedding row each; a repeated id keeps its last."""
+        last = {doc.id: row for row, doc in enumerate(documents)}
+        rows = sorted(last.values())
+        collection = self._collection(repo, create=True)
+        assert collection is not None
+        step = max(1, self._client.get_max_batch_size())
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            collection.upsert(
+                ids=[documents[r].id for r in chunk],
+                embeddings=np.asarray(embeddings[chunk], dtype=np.float32),
+                documents=[documents[r].text for r in chunk],
+                metadatas=[clean_metadata(documents[r].metadata) or {"kind": ""} for r in chunk],
+            )
+
+    def nearest(self, repo: str, embeddings: Matrix, n: int) -> list[list[Neighbor]]:
+        """The `n` nearest documents to each query row, most similar first."""
+        collection = self._collection(repo, create=False)
+        if collection is None or n <= 0:
+            return [[] for _ in range(len(embeddings))]
+        result = collection.query(
+            query_embeddings=np.asarray(embeddings, dtype=np.float32),
+            n_results=n,
+            include=["documents", "metadatas", "distances"],
+        )
+        documents = result["documents"] or []
+        metadatas = result["metadatas"] or []
+        distances = result["distances"] or []
+        return [
+            [
+                Neighbor(
+                    id=doc_id,
+                    similarity=1.0 - float(distance),
+                    text=text or "",
+                    metadata=clean_metadata(meta or {}),
+                )
+                for doc_id, text, meta, distance in zip(ids, docs, metas, dists, strict=True)
+            ]
+            for ids, docs, metas, dists in zip(
+                result["ids"], documents, metadatas, distances, strict=True
+            )
+        ]
+
+    def get(self, repo: str, ids: Sequence[str]) -> dict[str, StoredDocument]:
+        """The stored documents among `ids`, by id."""
+        collection = self._collection(repo, create=False)
+        if collection is None or not ids:
+            return {}
+        result = collection.get(ids=list(ids), include=["documents", "metadatas"])
+        documents = result["documents"] or []
+        metadatas = result["metadatas"] or []
+        return {
+            doc_id: StoredDocument(id=doc_id, text=text or "", metadata=clean_metadata(meta or {}))
+            for doc_id, text, meta in zip(result["ids"], documents, metadatas, strict=True)
+        }
+
+    def count(self, repo: str) -> int:
+        """How many documents `repo`'s collection holds (0 when it does not exist)."""
+        collection = self._collection(repo, create=False)
+        return 0 if collection is None else int(collection.count())
+
+    def delete(self, repo: str, ids: Sequence[str]) -> None:
+        """Remove documents by id; unknown ids are ignored."""
+        collection = self._collection(repo, create=False)
+        if collection is not None and ids:
+            collection.delete(ids=list(ids))
+
+    def repositories(self) -> list[str]:
+        """Repository names that have a collection, sorted."""
+        names = []
+        for collection in self._client.list_collections():
+            repo = (collection.metadata or {}).get("repo")
+            if isinstance(repo, str) and collection.name.startswith(f"{_COLLECTION_PREFIX}-"):
+                names.append(repo)
+        return sorted(names)
+
+
+class Backend(Protocol):
+    """Runs a `ChromaCollections` method by name, wherever the collections live."""
+
+    def call(self, method: str, *args: Any) -> Any:
+        """The method's result (blocking)."""
+        ...
+
+    def close(self) -> None:
+        """Release the backend."""
+        ...
+
+
+class InProcess:
+    """`ChromaCollections` in this process (the HTTP client to a chromadb server)."""
+
+    def __init__(self, collections: ChromaCollections) -> None:
+        self._collections = collections
+
+    def call(self, method: str, *args: Any) -> Any:
+        """Run it here."""
+        return getattr(self._collections, method)(*args)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+_worker_collections: ChromaCollections | None = None
+
+
+def _exit_with(owner_pid: int) -> None:
+    """Exit this process as soon as `owner_pid` is gone (it may have been killed)."""
+    try:
+        pidfd = os.pidfd_open(owner_pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    if pidfd is not None:
+        select.select([pidfd], [], [])
+    else:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(owner_pid, 0)
+            except ProcessLookupError:
+                break
+    os._exit(0)  # every write chromadb acknowledged is committed already
+
+
+def _open_in_worker(path: str, owner_pid: int) -> None:
+    global _worker_collections  # noqa: PLW0603 - the worker process's one database
+    # Ctrl-C and SIGTERM are for the bot, which finishes its writes and then stops us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(owner_pid,), daemon=True).start()
+    _worker_collections = ChromaCollections(persistent_client(path))
+
+
+def _call_in_worker(method: str, args: tuple[Any, ...]) -> Any:
+    assert _worker_collections is not None
+    return getattr(_worker_collections, method)(*args)
+
+
+@functools.cache
+def _worker_context() -> multiprocessing.context.BaseContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["chromadb", __name__])
+    return context
+
+
+class WorkerProcess:
+    """`ChromaCollections` over the embedded database at `path`, in one child process.
+
+    The child is forked from a clean server process that has chromadb imported already
+    (never from the bot itself, which runs model and database threads), ignores the
+    terminal's signals, and exits when the store is closed or the bot's process is gone.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=_worker_context(),
+            initializer=_open_in_worker,
+            initargs=(path, os.getpid()),
+        )
+        self._shutdown = weakref.finalize(self, self._pool.shutdown, wait=True)
+
+    def call(self, method: str, *args: Any) -> Any:
+        """Run it in the child and wait for the result."""
+        return self._pool.submit(_call_in_worker, method, args).result()
+
+    def close(self) -> None:
+        """Stop the child after the operations already sent."""
+        self._shutdown()
