@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -161,9 +162,10 @@ async def gather_status(
 
 def engine_status(engine: object) -> dict[str, Any]:
     """Which engine triages, with the LLM breaker and counters when there is a fallback."""
-    from agents.engines.fallback import FallbackEngine
-
-    if isinstance(engine, FallbackEngine):
+    # Only an LLM configuration imports the fallback engine (and the LLM client stack with
+    # it); importing it here would stall the event loop for a second on an offline bot.
+    fallback = sys.modules.get("agents.engines.fallback")
+    if fallback is not None and isinstance(engine, fallback.FallbackEngine):
         stats = engine.stats()
         models = getattr(engine.primary, "models", None)
         return {
