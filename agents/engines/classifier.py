@@ -98,6 +98,14 @@ def _softmax(logits: FloatArray) -> FloatArray:
     return probabilities
 
 
+def _geometric_mix(first: FloatArray, second: FloatArray, weight: float) -> FloatArray:
+    """Weighted geometric mean of two probability arrays (unnormalised)."""
+    mixed: FloatArray = np.exp(
+        (1 - weight) * np.log(first + 1e-6) + weight * np.log(second + 1e-6)
+    ).astype(np.float32)
+    return mixed
+
+
 @dataclass(frozen=True)
 class KindVerdict:
     """One text's classification with the evidence behind it."""
@@ -255,10 +263,7 @@ class EmbeddingClassifier:
                     self.lexical_bias,
                 )
             )
-            probs[long_rows] = np.exp(
-                (1 - self.lexical_mix) * np.log(embedding_head + 1e-6)
-                + self.lexical_mix * np.log(lexical_head + 1e-6)
-            )
+            probs[long_rows] = _geometric_mix(embedding_head, lexical_head, self.lexical_mix)
         short_rows = np.flatnonzero(is_short)
         if len(short_rows):
             short_head = _softmax(features[short_rows] @ self.short_weights.T + self.short_bias)

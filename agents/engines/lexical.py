@@ -1,4 +1,4 @@
-"""Hashed TF-IDF features (word 1-2grams and character 3-5grams) computed with numpy only."""
+"""Hashed TF-IDF features (word 1-2grams, title words, character 3-5grams), numpy only."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ BUCKETS = 2 * BLOCK_BUCKETS
 CHAR_NGRAMS = (3, 4, 5)
 _MAX_CHARS = 6000
 _TOKEN = re.compile(
-    r"[a-z][a-z0-9_']{1,24}|[0-9]{1,4}|[^\sa-z0-9_'.,;:!?()\[\]{}\"<>/\\|`~@#$%^&*+=-]"
+    r"[a-z][a-z0-9_']{0,24}|[0-9]{1,4}|\?|[^\sa-z0-9_'.,;:!?()\[\]{}\"<>/\\|`~@#$%^&*+=-]"
 )
-_CHAR_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+#: Prefix of the words of a multi-line text's first line (an issue's title).
+TITLE_PREFIX = "t:"
 
 CsrParts = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]
 
@@ -50,8 +51,9 @@ def _sublinear(counts: Counter[int], offset: int) -> dict[int, float]:
 def hashed_counts(text: str) -> tuple[dict[int, float], dict[int, float]]:
     """Sublinear term frequencies of the word block and the character block.
 
-    Words and word bigrams hash into `[0, BLOCK_BUCKETS)`; character 3-5grams of each word,
-    padded with a space on both sides, hash into `[BLOCK_BUCKETS, BUCKETS)`.
+    Words, word bigrams and (for multi-line texts) the first line's words marked as title
+    words hash into `[0, BLOCK_BUCKETS)`; character 3-5grams of each whitespace-separated
+    token, padded with a space on both sides, hash into `[BLOCK_BUCKETS, BUCKETS)`.
 
     Args:
         text: Raw text.
@@ -63,8 +65,11 @@ def hashed_counts(text: str) -> tuple[dict[int, float], dict[int, float]]:
     words = _TOKEN.findall(cleaned)
     word_counts: Counter[int] = Counter(_bucket(w) for w in words)
     word_counts.update(_bucket(f"{a} {b}") for a, b in pairwise(words))
+    first_line, newline, _ = cleaned.partition("\n")
+    if newline:
+        word_counts.update(_bucket(TITLE_PREFIX + w) for w in _TOKEN.findall(first_line))
     char_counts: Counter[int] = Counter()
-    for word, count in Counter(_CHAR_WORD.findall(cleaned)).items():
+    for word, count in Counter(cleaned.split()).items():
         padded = f" {word} "
         for n in CHAR_NGRAMS:
             for start in range(max(len(padded) - n + 1, 0)):

@@ -38,8 +38,8 @@ class TrainingConfig:
     long_embedding_c: float = 2.0
     embedding_c: float = 1.0
     lexical_c: float = 10.0
-    lexical_mix: float = 0.5
-    prototype_weight: float = 3.0
+    lexical_mix: float = 0.6
+    prototype_weight: float = 10.0
     top_k: int = 5
     sim_scale: float = 5.0
     short_blend: float = 0.4
