@@ -26,16 +26,39 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 
-def rss_mb(pid: int | None = None) -> float:
-    """Resident set size in MiB of `pid` (this process by default)."""
-    status = Path(f"/proc/{pid or 'self'}/status")
+def _own_rss_mb(pid: int | str) -> float:
     try:
-        for line in status.read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return 0.0
+
+
+def _descendants(pid: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Resident set size in MiB of `pid` (this process by default) and its child processes.
+
+    The children count: the embedded vector database runs in one (`storage/chroma.py`).
+    """
+    root = pid or os.getpid()
+    if not Path(f"/proc/{root}/status").exists():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return _own_rss_mb(root) + sum(_own_rss_mb(child) for child in _descendants(root))
 
 
 def percentile_ms(samples: Sequence[float], q: float) -> float:

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import csv
 import json
-import resource
 import sys
 import tempfile
 import time
@@ -27,9 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from agents.dedup.documents import document_text, imported_document
 from agents.dedup.finder import DuplicateIndex
 from agents.dedup.scoring import CANDIDATE_POOL, combined_scores
+from benchmarks._common import rss_mb
 from storage.embeddings import DEFAULT_BATCH_SIZE, Embedder
 from storage.vectors import StoredDocument, VectorStore
 
@@ -39,17 +41,6 @@ TARGET_THROUGHPUT_RATIO = 0.80
 TARGET_P99_MS = 50.0
 _NOISE = 0.018  # per-dimension sigma: cosine of a copy to its source is about 0.94
 _WRITE_BATCH = 5000
-
-
-def rss_mb() -> float:
-    """Current resident set size in MiB (Linux /proc, else the peak from getrusage)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def issue_texts(data: Path, limit: int) -> list[str]:
