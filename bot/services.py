@@ -137,7 +137,7 @@ async def open_services(
             stack.push_async_callback(github.aclose)
             await github.warm_up()
         dedup = await _open_index(settings, embedder)
-        stack.callback(dedup.store.close)
+        stack.callback(dedup.close)
         checkpointer = await stack.enter_async_context(
             open_checkpointer(database_url=settings.db_url, data_dir=settings.data_dir)
         )

@@ -137,14 +137,12 @@ class Scoring(enum.StrEnum):
     HYBRID = "hybrid"
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens, stop words and single characters dropped."""
-    return [t for t in _TOKEN.findall(text.lower()) if t not in _STOPWORDS]
-
-
 @functools.lru_cache(maxsize=_COUNTS_CACHE)
 def log_term_frequencies(text: str) -> dict[str, float]:
-    """`1 + ln(count)` per term of `text`'s first `LEXICAL_CHARS` characters (shared: read-only)."""
+    """`1 + ln(count)` per lower-cased word of `text`'s first `LEXICAL_CHARS` characters.
+
+    Stop words and single characters are left out. The dict is cached and shared: read-only.
+    """
     counts = Counter(_TOKEN.findall(text[:LEXICAL_CHARS].lower()))
     return {term: 1.0 + math.log(n) for term, n in counts.items() if term not in _STOPWORDS}
 
