@@ -98,7 +98,7 @@ class DigestRepository:
         self, guild_id: int, *, actor: str, details: dict[str, object] | None = None
     ) -> None:
         """Remember that a digest was posted (or that the schedule started) now."""
-        async with self.db.sessions() as session, session.begin():
+        async with self.db.transaction() as session:
             await session.execute(
                 insert(AuditEvent).values(
                     item_id=None,

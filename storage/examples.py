@@ -43,7 +43,7 @@ class ExampleRepository:
             labels: The labels after the correction.
             rejected: True when the maintainer rejected the item.
         """
-        async with self.db.sessions() as session, session.begin():
+        async with self.db.transaction() as session:
             result = await session.execute(
                 insert(Example)
                 .values(

@@ -24,7 +24,7 @@ class GuildConfigRepository:
 
     async def update(self, *, guild_id: int, changes: dict[str, Any], actor: str) -> dict[str, Any]:
         """Merge `changes` into the overrides (a value of None removes the key)."""
-        async with self.db.sessions() as session, session.begin():
+        async with self.db.transaction() as session:
             row = await session.get(GuildConfig, guild_id, with_for_update=True)
             before = dict(row.values) if row else {}
             after = {**before, **changes}

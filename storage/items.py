@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import unicodedata
@@ -9,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database
@@ -42,8 +43,73 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(folded.encode()).hexdigest()
 
 
+_ITEMS = FeedbackItem.__table__  # type: ignore[attr-defined]
+_ITEM_COLUMNS = tuple(_ITEMS.c)
+
+
+def _item(row: Row[Any]) -> FeedbackItem:
+    """A detached item from a Core result row (the ORM session is skipped on hot paths)."""
+    return FeedbackItem(**row._mapping)
+
+
 def _sources_for(to: ItemStatus) -> frozenset[ItemStatus]:
     return frozenset(s for s, targets in TRANSITIONS.items() if to in targets)
+
+
+class _EventWriter:
+    """Group commit for audit events: concurrent callers share one INSERT transaction.
+
+    Each caller returns only once its row is committed, so batching costs no durability;
+    under a burst it turns one transaction per node run into one per event-loop turn.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def write(self, values: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        committed: asyncio.Future[None] = loop.create_future()
+        self._pending.append((values, committed))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        await asyncio.shield(committed)
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let the callers of this turn join the batch
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._insert([values for values, _ in batch])
+            except Exception:
+                # One bad row (an item deleted meanwhile) must not fail the others.
+                for values, committed in batch:
+                    await self._insert_one(values, committed)
+                continue
+            for _, committed in batch:
+                _settle(committed, None)
+
+    async def _insert(self, rows: list[dict[str, Any]]) -> None:
+        async with self._db.begin() as conn:
+            await conn.execute(insert(AuditEvent), rows)
+
+    async def _insert_one(self, values: dict[str, Any], committed: asyncio.Future[None]) -> None:
+        try:
+            await self._insert([values])
+        except Exception as exc:
+            _settle(committed, exc)
+        else:
+            _settle(committed, None)
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 class ItemRepository:
@@ -51,6 +117,7 @@ class ItemRepository:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._events = _EventWriter(db)
 
     def _insert(self) -> Any:
         dialect = postgresql if self.db.backend == "postgresql" else sqlite
@@ -75,14 +142,14 @@ class ItemRepository:
             self._insert()
             .values(**values)
             .on_conflict_do_nothing(index_elements=["source_key"])
-            .returning(FeedbackItem.id)
+            .returning(*_ITEM_COLUMNS)
         )
-        async with self.db.sessions() as session, session.begin():
-            new_id = (await session.execute(stmt)).scalar_one_or_none()
-            if new_id is not None:
-                await session.execute(
+        async with self.db.begin() as conn:
+            row = (await conn.execute(stmt)).one_or_none()
+            if row is not None:
+                await conn.execute(
                     insert(AuditEvent).values(
-                        item_id=new_id,
+                        item_id=row.id,
                         at=utcnow(),
                         actor=actor,
                         action="received",
@@ -90,10 +157,8 @@ class ItemRepository:
                         details={"source": item.source_kind},
                     )
                 )
-        if new_id is not None:
-            created = await self.get(new_id)
-            assert created is not None
-            return created, True
+        if row is not None:
+            return _item(row), True
         existing = await self.get_by_source(item.source_key)
         assert existing is not None, "conflicting row vanished"
         return existing, False
@@ -102,8 +167,10 @@ class ItemRepository:
         """The item with this id, or None (also for ids no row can have, e.g. from a button)."""
         if not 0 < item_id <= MAX_ITEM_ID:
             return None
-        async with self.db.sessions() as session:
-            return await session.get(FeedbackItem, item_id, populate_existing=True)
+        async with self.db.engine.connect() as conn:
+            stmt = select(*_ITEM_COLUMNS).where(_ITEMS.c.id == item_id)
+            row = (await conn.execute(stmt)).one_or_none()
+        return None if row is None else _item(row)
 
     async def get_by_source(self, source_key: str) -> FeedbackItem | None:
         """The item created from this Discord event, or None."""
@@ -123,32 +190,38 @@ class ItemRepository:
     ) -> FeedbackItem | None:
         """Move the item to `to` if its current status allows it; None if it does not.
 
-        The update is conditional on the status read just before it, so of two racing
-        callers exactly one wins; the audit row is written in the same transaction.
+        The status is read (and locked, on PostgreSQL) and moved in one transaction, and
+        the update is conditional on the status read, so of two racing callers exactly one
+        wins; the audit row is written in the same transaction.
         """
         sources = _sources_for(to)
         if not sources:
             raise IllegalTransitionError(f"no status may move to {to}")
         if expected is not None:
             sources = sources & frozenset(expected)
+        if not 0 < item_id <= MAX_ITEM_ID:
+            return None
         for _ in range(_MAX_CAS_ATTEMPTS):
-            current = await self.get(item_id)
-            if current is None or ItemStatus(current.status) not in sources:
-                return None
-            observed = current.status
-            values = {"status": to, "updated_at": utcnow(), **fields}
-            stmt = (
-                update(FeedbackItem)
-                .where(FeedbackItem.id == item_id, FeedbackItem.status == observed)
-                .values(**values)
-                .returning(FeedbackItem)
-                .execution_options(populate_existing=True)
-            )
-            async with self.db.sessions() as session, session.begin():
-                moved = (await session.execute(stmt)).scalar_one_or_none()
+            async with self.db.begin() as conn:
+                observed = (
+                    await conn.execute(
+                        select(_ITEMS.c.status).where(_ITEMS.c.id == item_id).with_for_update()
+                    )
+                ).scalar_one_or_none()
+                if observed is None or ItemStatus(observed) not in sources:
+                    return None
+                values = {"status": to, "updated_at": utcnow(), **fields}
+                moved = (
+                    await conn.execute(
+                        update(_ITEMS)
+                        .where(_ITEMS.c.id == item_id, _ITEMS.c.status == observed)
+                        .values(**values)
+                        .returning(*_ITEM_COLUMNS)
+                    )
+                ).one_or_none()
                 if moved is None:
                     continue
-                await session.execute(
+                await conn.execute(
                     insert(AuditEvent).values(
                         item_id=item_id,
                         at=utcnow(),
@@ -159,20 +232,25 @@ class ItemRepository:
                         details=details,
                     )
                 )
-            return moved
+            return _item(moved)
         return None
 
     async def update_fields(self, *, item_id: int, **fields: Any) -> FeedbackItem | None:
         """Set fields that are not the status (triage results, message ids)."""
         if "status" in fields:
             raise ValueError("use transition() to change the status")
-        async with self.db.sessions() as session, session.begin():
-            await session.execute(
-                update(FeedbackItem)
-                .where(FeedbackItem.id == item_id)
-                .values(updated_at=utcnow(), **fields)
-            )
-        return await self.get(item_id)
+        if not 0 < item_id <= MAX_ITEM_ID:
+            return None
+        async with self.db.begin() as conn:
+            row = (
+                await conn.execute(
+                    update(_ITEMS)
+                    .where(_ITEMS.c.id == item_id)
+                    .values(updated_at=utcnow(), **fields)
+                    .returning(*_ITEM_COLUMNS)
+                )
+            ).one_or_none()
+        return None if row is None else _item(row)
 
     async def record_event(
         self,
@@ -183,12 +261,17 @@ class ItemRepository:
         details: dict[str, Any] | None = None,
     ) -> None:
         """Append an audit event that is not a status change (node runs, config edits)."""
-        async with self.db.sessions() as session, session.begin():
-            await session.execute(
-                insert(AuditEvent).values(
-                    item_id=item_id, at=utcnow(), actor=actor, action=action, details=details
-                )
-            )
+        await self._events.write(
+            {
+                "item_id": item_id,
+                "at": utcnow(),
+                "actor": actor,
+                "action": action,
+                "from_status": None,
+                "to_status": None,
+                "details": details,
+            }
+        )
 
     async def events(self, item_id: int) -> list[AuditEvent]:
         """The item's audit trail, oldest first."""

@@ -56,7 +56,7 @@ class SyncStateRepository:
             index_elements=["repo"],
             set_={key: stmt.excluded[key] for key in ("since", "last_run_at", "issues_seen")},
         )
-        async with self.db.sessions() as session, session.begin():
+        async with self.db.transaction() as session:
             await session.execute(stmt)
         return row
 

@@ -111,3 +111,29 @@ async def test_counts_and_listing(database: Database) -> None:
     assert len(await repo.list_open()) == 4
     oldest = await repo.oldest_in(ItemStatus.RECEIVED)
     assert oldest is not None and oldest.source_key == "message:0"
+
+
+async def test_concurrent_events_are_all_committed_and_a_bad_one_fails_alone(
+    database: Database,
+) -> None:
+    repo = ItemRepository(database)
+    item, _ = await repo.create(item=_item(), actor="d")
+    assert item.id is not None
+    results = await asyncio.gather(
+        *(
+            repo.record_event(item_id=item.id, actor="graph", action=f"node:{n}")
+            for n in range(30)
+        ),
+        repo.record_event(item_id=2**31 - 2, actor="graph", action="node:orphan"),
+        return_exceptions=True,
+    )
+    assert results[:30] == [None] * 30
+    assert isinstance(results[30], Exception), "an event for no item violates the foreign key"
+    actions = [event.action for event in await repo.events(item.id)]
+    assert actions == ["received"] + [f"node:{n}" for n in range(30)]
+
+
+async def test_an_update_of_a_missing_item_returns_none(database: Database) -> None:
+    repo = ItemRepository(database)
+    assert await repo.update_fields(item_id=12345, kind="bug") is None
+    assert await repo.update_fields(item_id=0, kind="bug") is None
