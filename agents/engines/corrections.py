@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CORRECTION_SIMILARITY = 0.85
 MAX_EXAMPLE_CHARS = 2000
+#: How often a lookup reads the examples other processes wrote since the last read.
+DEFAULT_REFRESH_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,7 @@ class CorrectionMatch:
 @dataclass
 class _GuildExamples:
     latest_id: int = 0
+    read_at: float = float("-inf")
     examples: list[Example] = field(default_factory=list)
     vectors: npt.NDArray[np.float32] = field(
         default_factory=lambda: np.zeros((0, 0), dtype=np.float32)
@@ -53,8 +57,9 @@ class _GuildExamples:
 class CorrectionMemory:
     """Labelled examples per guild, with their embeddings cached in memory.
 
-    Every lookup first reads examples newer than the cached ones, so examples written by
-    another process (or before a restart) are seen too.
+    A lookup reads the examples newer than the cached ones when this process recorded one
+    since, and otherwise at most every `refresh_seconds`, so examples written by another
+    process (or before a restart) are seen too without a query per triaged item.
     """
 
     def __init__(
@@ -63,6 +68,7 @@ class CorrectionMemory:
         embedder: Embedder,
         *,
         threshold: float = DEFAULT_CORRECTION_SIMILARITY,
+        refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
     ) -> None:
         """Create the memory.
 
@@ -70,10 +76,12 @@ class CorrectionMemory:
             examples: Where examples are stored.
             embedder: Sentence embedder shared with the engines.
             threshold: Similarity from which a correction decides the offline verdict.
+            refresh_seconds: Longest time before other processes' examples are read.
         """
         self.repository = examples
         self.embedder = embedder
         self.threshold = threshold
+        self.refresh_seconds = refresh_seconds
         self._guilds: dict[int | None, _GuildExamples] = {}
         self._locks: dict[int | None, asyncio.Lock] = {}
 
@@ -101,7 +109,7 @@ class CorrectionMemory:
             labels: Labels after the correction.
             rejected: Whether the maintainer rejected the item.
         """
-        return await self.repository.add(
+        example_id = await self.repository.add(
             guild_id=guild_id,
             item_id=item_id,
             text=text[:MAX_EXAMPLE_CHARS],
@@ -111,11 +119,16 @@ class CorrectionMemory:
             labels=labels,
             rejected=rejected,
         )
+        if guild_id in self._guilds:
+            self._guilds[guild_id].read_at = float("-inf")
+        return example_id
 
     async def _refresh(self, guild_id: int | None) -> _GuildExamples:
         lock = self._locks.setdefault(guild_id, asyncio.Lock())
         async with lock:
             cached = self._guilds.setdefault(guild_id, _GuildExamples())
+            if time.monotonic() - cached.read_at < self.refresh_seconds:
+                return cached
             newer = await self.repository.for_guild(guild_id, after_id=cached.latest_id)
             if newer:
                 fresh = await self.embedder.encode_async([embedding_text(e.text) for e in newer])
@@ -124,6 +137,7 @@ class CorrectionMemory:
                 cached.examples = cached.examples + newer
                 cached.vectors = vectors
                 cached.latest_id = int(newer[-1].id or cached.latest_id)
+            cached.read_at = time.monotonic()
             return cached
 
     async def nearest_to_vector(

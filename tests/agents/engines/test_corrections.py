@@ -137,3 +137,20 @@ async def test_llm_engine_sees_the_closest_corrections_as_examples(
     assert UNRELATED not in prompt, "only examples above the similarity floor"
     await engine.classify(LOGIN_PARAPHRASE, guild_id=OTHER_GUILD)
     assert "<corrections>" not in openai.requests[-1].user_text
+
+
+async def test_another_process_examples_are_read_after_the_refresh_interval(
+    database: Database, embedder: Embedder
+) -> None:
+    writer = CorrectionMemory(ExampleRepository(database), embedder)
+    reader = CorrectionMemory(ExampleRepository(database), embedder, refresh_seconds=3600)
+    item = await _item(database, LOGIN_BUG)
+    assert await reader.nearest(GUILD, LOGIN_PARAPHRASE) == []
+
+    await _correct(writer, item, LOGIN_BUG, kind="feature")
+    assert await writer.nearest(GUILD, LOGIN_PARAPHRASE), "its own example at once"
+    assert await reader.nearest(GUILD, LOGIN_PARAPHRASE) == [], "read within the interval"
+
+    reader.refresh_seconds = 0
+    (match,) = await reader.nearest(GUILD, LOGIN_PARAPHRASE)
+    assert match.item_id == item and match.kind == "feature"
