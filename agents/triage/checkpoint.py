@@ -3,12 +3,109 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import functools
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    DeltaChannelHistory,
+)
+from langgraph.checkpoint.sqlite import SqliteSaver
 from sqlalchemy.engine import make_url
+
+T = TypeVar("T")
+
+
+class ThreadedSqliteSaver(SqliteSaver):
+    """LangGraph's SQLite saver, driven from one worker thread.
+
+    `AsyncSqliteSaver` hops to its driver thread for every cursor operation (four or five
+    per checkpoint) behind one lock; here each checkpoint call is one hop to a thread
+    that owns the connection, which keeps a burst of items from queueing on the lock.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__(conn)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoints")
+
+    async def _call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, functools.partial(func, *args, **kwargs))
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """`get_tuple` on the saver's thread."""
+        return await self._call(self.get_tuple, config)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """`list` on the saver's thread (read whole, then yielded)."""
+        found = await self._call(
+            lambda: list(self.list(config, filter=filter, before=before, limit=limit))
+        )
+        for checkpoint in found:
+            yield checkpoint
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """`put` on the saver's thread."""
+        return await self._call(self.put, config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """`put_writes` on the saver's thread."""
+        await self._call(self.put_writes, config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """`delete_thread` on the saver's thread."""
+        await self._call(self.delete_thread, thread_id)
+
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        """`get_delta_channel_history` on the saver's thread."""
+        return await self._call(self.get_delta_channel_history, config=config, channels=channels)
+
+    def close(self) -> None:
+        """Finish queued calls, stop the thread and close the connection."""
+        self._thread.shutdown(wait=True)
+        self.conn.close()
+
+
+def _open_sqlite_saver(path: Path) -> ThreadedSqliteSaver:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    saver = ThreadedSqliteSaver(conn)
+    saver.setup()
+    return saver
 
 
 def postgres_dsn(database_url: str) -> str:
@@ -37,11 +134,8 @@ async def open_checkpointer(
             await saver.setup()
             yield saver
         return
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
-    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
-    async with AsyncSqliteSaver.from_conn_string(str(data_dir / "checkpoints.sqlite3")) as saver:
-        await saver.conn.execute("PRAGMA journal_mode=WAL")
-        await saver.conn.execute("PRAGMA synchronous=NORMAL")
-        await saver.setup()
+    saver = await asyncio.to_thread(_open_sqlite_saver, data_dir / "checkpoints.sqlite3")
+    try:
         yield saver
+    finally:
+        await asyncio.to_thread(saver.close)
