@@ -23,7 +23,25 @@ Vector = npt.NDArray[np.float32]
 
 #: The embedding width of all-MiniLM-L6-v2.
 DIMENSIONS = 384
+#: Texts per model call: concurrent items gathered into one `encode`.
 DEFAULT_BATCH_SIZE = 64
+#: Texts per forward pass. A call's texts are sorted by length before they are cut into
+#: passes of this size, so small passes pad short messages to their neighbours' length
+#: rather than to the longest issue of the call (about 1.4x faster than passes of 64 here).
+MODEL_BATCH_SIZE = 16
+
+
+def default_workers() -> int:
+    """One single-threaded inference worker per CPU this process may use."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def _single_threaded() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # per thread: the workers share the CPUs without waiting on each other
+
+
 _MAX_CHARS = 4000  # the model reads 256 word pieces; longer text only costs tokenisation time
 
 
@@ -52,8 +70,10 @@ class Embedder:
     """Thread-safe wrapper around the model with an LRU cache and async micro-batching.
 
     `encode` is synchronous (for scripts and worker threads). `embed` is the coroutine the
-    bot uses: concurrent callers are gathered into one batch that runs on a dedicated
-    worker thread, so the event loop never runs the model.
+    bot uses: concurrent callers are gathered into one batch, so the event loop never runs
+    the model. Inference runs on one single-threaded worker per CPU, each taking whole
+    forward passes: unlike one pass spread over every CPU, a pass never waits for a CPU
+    that the bot's own work (or another process) holds at that moment.
     """
 
     def __init__(
@@ -62,15 +82,19 @@ class Embedder:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         cache_size: int = 4096,
+        workers: int | None = None,
     ) -> None:
         self._model = model
         self._model_lock = threading.Lock()
-        self._infer_lock = threading.Lock()
+        self._tokenize_lock = threading.Lock()  # a fast tokenizer is not safe across threads
         self.batch_size = batch_size
         self._cache: OrderedDict[str, Vector] = OrderedDict()
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
+        self.workers = workers or default_workers()
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.workers, thread_name_prefix="embedder", initializer=_single_threaded
+        )
         self._pending: list[tuple[str, asyncio.Future[Vector]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._ready = threading.Event()
@@ -115,44 +139,78 @@ class Embedder:
         await done
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """Unit-length embeddings for `texts`, shape (len(texts), 384); blocking."""
-        if not texts:
-            return np.zeros((0, DIMENSIONS), dtype=np.float32)
-        keys = [t[:_MAX_CHARS] for t in texts]
-        out = np.empty((len(keys), DIMENSIONS), dtype=np.float32)
+        """Unit-length embeddings for `texts`, shape (len(texts), 384); blocking.
+
+        Must not be called from an inference worker (it waits for them).
+        """
+        out, missing = self._lookup(texts)
+        if missing:
+            passes = self._passes(list(missing))
+            self._store(missing, passes, list(self._executor.map(self._forward, passes)), out)
+        return out
+
+    async def encode_async(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """`encode` without blocking the event loop: the passes run on the workers."""
+        out, missing = self._lookup(texts)
+        if missing:
+            loop = asyncio.get_running_loop()
+            passes = self._passes(list(missing))
+            vectors = await asyncio.gather(
+                *(loop.run_in_executor(self._executor, self._forward, p) for p in passes)
+            )
+            self._store(missing, passes, vectors, out)
+        return out
+
+    def _lookup(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float32], dict[str, list[int]]]:
+        """Cached rows filled in; the texts still to embed, with their row positions."""
+        out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
         missing: dict[str, list[int]] = {}
         with self._cache_lock:
-            for i, key in enumerate(keys):
+            for i, text in enumerate(texts):
+                key = text[:_MAX_CHARS]
                 hit = self._cache.get(key)
                 if hit is None:
                     missing.setdefault(key, []).append(i)
                 else:
                     self._cache.move_to_end(key)
                     out[i] = hit
-        if missing:
-            unique = list(missing)
-            with self._infer_lock:
-                vectors = self.model.encode(
-                    unique,
-                    batch_size=self.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                ).astype(np.float32, copy=False)
-            with self._cache_lock:
-                for key, vector in zip(unique, vectors, strict=True):
+        return out, missing
+
+    @staticmethod
+    def _passes(texts: list[str]) -> list[list[str]]:
+        """The texts, longest first, cut into forward passes of `MODEL_BATCH_SIZE`."""
+        ordered = sorted(texts, key=len, reverse=True)
+        return [ordered[i : i + MODEL_BATCH_SIZE] for i in range(0, len(ordered), MODEL_BATCH_SIZE)]
+
+    def _forward(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """One forward pass (on an inference worker): unit-length sentence embeddings."""
+        import torch
+
+        model = self.model
+        with self._tokenize_lock:
+            features = model.preprocess(texts)
+        with torch.inference_mode():
+            embeddings = model(dict(features))["sentence_embedding"]
+            embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=1)
+        vectors: npt.NDArray[np.float32] = embeddings.float().numpy()
+        return vectors
+
+    def _store(
+        self,
+        missing: dict[str, list[int]],
+        passes: list[list[str]],
+        vectors: Sequence[npt.NDArray[np.float32]],
+        out: npt.NDArray[np.float32],
+    ) -> None:
+        with self._cache_lock:
+            for texts, block in zip(passes, vectors, strict=True):
+                for key, vector in zip(texts, block, strict=True):
                     for i in missing[key]:
                         out[i] = vector
                     self._cache[key] = vector
                     self._cache.move_to_end(key)
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        return out
-
-    async def encode_async(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """`encode` on the worker thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.encode, list(texts))
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
 
     async def embed(self, text: str) -> Vector:
         """Embedding of one text, batched with other concurrent callers."""
