@@ -7,9 +7,10 @@ normalise, classify, dedup query + index write, spec draft, the status CAS write
 audit rows and a durable checkpoint after each step.
 
 The reference is the physical limit on this machine: `SentenceTransformer.encode` of the
-same texts (one embedding per item, the text the classifier embeds), in the same batch
-sizes the pipeline's embedder ran (its mean), and also in full batches of 64; both in the
-same run, the first in two halves around the second to spread background load.
+same texts (one embedding per item, the text the classifier embeds) with the embedder's
+own pass size, in the same call sizes the pipeline's embedder made (replayed in order,
+in two halves around the second reference to spread background load), and all in one
+call (the best the model can do: one length-sorted run).
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def reference_texts(texts: Sequence[str]) -> list[str]:
 
 
 def bare_encode_seconds(model: Any, texts: Sequence[str], batches: Sequence[int]) -> float:
-    """Seconds for `model.encode` over `texts` cut into batches of the given sizes."""
+    """Seconds for `model.encode` over `texts` cut into calls of the given sizes."""
+    from storage.embeddings import MODEL_BATCH_SIZE
+
     started = time.perf_counter()
     position = 0
     for size in batches:
@@ -57,13 +60,13 @@ def bare_encode_seconds(model: Any, texts: Sequence[str], batches: Sequence[int]
         if chunk:
             model.encode(
                 chunk,
-                batch_size=64,
+                batch_size=MODEL_BATCH_SIZE,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
     if position < len(texts):
-        model.encode(list(texts[position:]), batch_size=64, show_progress_bar=False)
+        model.encode(list(texts[position:]), batch_size=MODEL_BATCH_SIZE, show_progress_bar=False)
     return time.perf_counter() - started
 
 
@@ -104,16 +107,27 @@ async def run_pipeline(
     from bot.services import open_services
 
     batch_sizes: list[int] = []
+    encode_seconds: list[float] = []
     with tempfile.TemporaryDirectory(prefix="triage-throughput-") as tmp:
         settings = bench_settings(Path(tmp))
         async with open_services(settings, model=model, load_model_now=True) as services:
-            model_encode = model.encode
+            embedder = services.embedder
+            cut_passes = embedder._passes
+            forward = embedder._forward
 
-            def counting_encode(batch: Sequence[str], *args: Any, **kwargs: Any) -> Any:
-                batch_sizes.append(len(batch))
-                return model_encode(batch, *args, **kwargs)
+            def counting_passes(texts: list[str]) -> list[list[str]]:
+                batch_sizes.append(len(texts))
+                return cut_passes(texts)
 
-            model.encode = counting_encode
+            def timed_forward(texts: list[str]) -> Any:
+                began = time.perf_counter()
+                try:
+                    return forward(texts)
+                finally:
+                    encode_seconds.append(time.perf_counter() - began)
+
+            embedder._passes = counting_passes  # type: ignore[method-assign]
+            embedder._forward = timed_forward  # type: ignore[method-assign]
             runner = TriageRunner(
                 graph=services.runner.graph,
                 context=services.runner.context,
@@ -123,6 +137,7 @@ async def run_pipeline(
             warm_ids = await create_items(services, warm, offset=10_000_000)
             await _triage(runner, warm_ids)
             batch_sizes.clear()
+            encode_seconds.clear()
             began = time.perf_counter()
             ids = await create_items(services, texts, offset=0)
             created = time.perf_counter() - began
@@ -133,13 +148,13 @@ async def run_pipeline(
             if profiler is not None and profile is not None:
                 profiler.disable()
                 profiler.dump_stats(str(profile))
-            del model.encode
             counts = await services.items.counts_by_status()
             rss = rss_mb()
     return {
         "create_seconds": created,
         "triage_seconds": triaged,
         "batch_sizes": batch_sizes,
+        "encode_seconds": sum(encode_seconds),
         "counts": counts,
         "rss": rss,
     }
@@ -181,10 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     batches: list[int] = result["batch_sizes"]
     n = len(texts)
     mean_batch = max(1, round(sum(batches) / max(1, len(batches))))
-    same = [mean_batch] * (n // mean_batch + 1)
-    bare_before = bare_encode_seconds(model, reference[0::2], same)
-    bare_full = bare_encode_seconds(model, reference, [64] * (n // 64 + 1))
-    bare_after = bare_encode_seconds(model, reference[1::2], same)
+    half = len(batches) // 2
+    first, second = sum(batches[:half]), sum(batches[half:])
+    bare_before = bare_encode_seconds(model, reference[:first], batches[:half])
+    bare_full = bare_encode_seconds(model, reference, [n])
+    bare_after = bare_encode_seconds(model, reference[first : first + second], batches[half:])
     bare = bare_before + bare_after
     pipeline_rate = n / result["triage_seconds"]
     bare_rate = n / bare
@@ -196,18 +212,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"mean batch {mean_batch}; sizes (rounded up to a power of 2): "
         f"{dict(sorted(histogram.items()))}"
     )
+    print(
+        f"  inference workers busy:             {result['encode_seconds']:8.1f} s of "
+        f"{result['triage_seconds']:.1f} s (summed over the workers)"
+    )
     print(f"  intake (create + audit row):        {n / result['create_seconds']:8.1f} items/s")
     print(f"  triage (full offline graph):        {pipeline_rate:8.1f} items/s")
     print(
-        f"  bare model.encode, batch {mean_batch:<3}:       {bare_rate:8.1f} texts/s "
-        f"(half {bare_before:.1f}s before, half {bare_after:.1f}s after batch 64)"
+        f"  bare model.encode, same calls:      {bare_rate:8.1f} texts/s "
+        f"(half {bare_before:.1f}s before, half {bare_after:.1f}s after the one-call run)"
     )
-    print(f"  bare model.encode, batch 64:        {n / bare_full:8.1f} texts/s")
+    print(f"  bare model.encode, one call:        {n / bare_full:8.1f} texts/s")
     print(f"  RSS after triage: {result['rss']:.0f} MiB")
     ok = ratio >= TARGET_RATIO
     print(
-        f"\nratio pipeline/bare (same batch size) {ratio:.2f} (target >= {TARGET_RATIO}) "
-        f"-> {verdict(ok)}; pipeline/bare at batch 64: {pipeline_rate * bare_full / n:.2f}"
+        f"\nratio pipeline/bare (same calls) {ratio:.2f} (target >= {TARGET_RATIO}) "
+        f"-> {verdict(ok)}; pipeline/bare in one call: {pipeline_rate * bare_full / n:.2f}"
     )
     return 0 if ok else 1
 
