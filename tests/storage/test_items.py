@@ -120,10 +120,7 @@ async def test_concurrent_events_are_all_committed_and_a_bad_one_fails_alone(
     item, _ = await repo.create(item=_item(), actor="d")
     assert item.id is not None
     results = await asyncio.gather(
-        *(
-            repo.record_event(item_id=item.id, actor="graph", action=f"node:{n}")
-            for n in range(30)
-        ),
+        *(repo.record_event(item_id=item.id, actor="graph", action=f"node:{n}") for n in range(30)),
         repo.record_event(item_id=2**31 - 2, actor="graph", action="node:orphan"),
         return_exceptions=True,
     )
