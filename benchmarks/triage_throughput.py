@@ -6,11 +6,13 @@ flight, so the `Embedder` gathers concurrent items into batches. Every item goes
 normalise, classify, dedup query + index write, spec draft, the status CAS writes, the
 audit rows and a durable checkpoint after each step.
 
-The reference is the physical limit on this machine: `SentenceTransformer.encode` of the
-same texts (one embedding per item, the text the classifier embeds) with the embedder's
-own pass size, in the same call sizes the pipeline's embedder made (replayed in order,
-in two halves around the second reference to spread background load), and all in one
-call (the best the model can do: one length-sorted run).
+The reference is the physical limit on this machine: bare `SentenceTransformer.encode` of
+the same texts (one embedding per item, the text the classifier embeds), in the same
+calls the pipeline's embedder made, replayed two ways: each call as one `encode` with
+torch's own threading, and each call's length-sorted passes spread over single-threaded
+workers as the embedder runs them. The faster of the two is the reference (the first wins
+on an idle machine, the second when something else holds a CPU). The rate of all texts in
+one `encode` call is printed beside it.
 """
 
 from __future__ import annotations
@@ -48,26 +50,72 @@ def reference_texts(texts: Sequence[str]) -> list[str]:
     return [embedding_text(normalize(t)) for t in texts]
 
 
-def bare_encode_seconds(model: Any, texts: Sequence[str], batches: Sequence[int]) -> float:
-    """Seconds for `model.encode` over `texts` cut into calls of the given sizes."""
+def bare_encode_seconds(
+    model: Any, texts: Sequence[str], batches: Sequence[int], pool: Any = None
+) -> float:
+    """Seconds for bare `model.encode` over `texts` cut into calls of the given sizes.
+
+    Without `pool`, each call is one `encode` as torch sets it up (every CPU on each
+    pass). With `pool` (single-threaded workers), a call's length-sorted passes of
+    `MODEL_BATCH_SIZE` are spread over the workers, as the embedder does, but with
+    nothing of the bot around them.
+    """
     from storage.embeddings import MODEL_BATCH_SIZE
+
+    def encode(chunk: list[str]) -> Any:
+        return model.encode(
+            chunk,
+            batch_size=MODEL_BATCH_SIZE,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
 
     started = time.perf_counter()
     position = 0
-    for size in batches:
-        chunk = list(texts[position : position + size])
+    for size in [*batches, max(0, len(texts) - sum(batches))]:
+        chunk = sorted(texts[position : position + size], key=len, reverse=True)
         position += size
-        if chunk:
-            model.encode(
-                chunk,
-                batch_size=MODEL_BATCH_SIZE,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-    if position < len(texts):
-        model.encode(list(texts[position:]), batch_size=MODEL_BATCH_SIZE, show_progress_bar=False)
+        if not chunk:
+            continue
+        if pool is None:
+            encode(chunk)
+        else:
+            step = MODEL_BATCH_SIZE
+            list(pool.map(encode, [chunk[i : i + step] for i in range(0, len(chunk), step)]))
     return time.perf_counter() - started
+
+
+def bare_reference(model: Any, texts: Sequence[str], batches: Sequence[int]) -> dict[str, float]:
+    """Bare encode rates (texts/s) of the pipeline's calls, both ways, and in one call.
+
+    Each way runs in two halves around the one-call run, to spread background load.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from storage.embeddings import default_workers, use_one_thread
+
+    half = len(batches) // 2
+    first = sum(batches[:half])
+    parts = [
+        (texts[:first], batches[:half]),
+        (texts[first : sum(batches)], batches[half:]),
+    ]
+    n = sum(batches)
+    with ThreadPoolExecutor(default_workers(), initializer=use_one_thread) as pool:
+        seconds = {"torch": 0.0, "workers": 0.0}
+        for part, sizes in parts[:1]:
+            seconds["torch"] += bare_encode_seconds(model, part, sizes)
+            seconds["workers"] += bare_encode_seconds(model, part, sizes, pool)
+        one_call = bare_encode_seconds(model, texts[:n], [n])
+        for part, sizes in parts[1:]:
+            seconds["workers"] += bare_encode_seconds(model, part, sizes, pool)
+            seconds["torch"] += bare_encode_seconds(model, part, sizes)
+    return {
+        "torch": n / seconds["torch"],
+        "workers": n / seconds["workers"],
+        "one_call": n / one_call,
+    }
 
 
 async def create_items(services: Any, texts: Sequence[str], offset: int) -> list[int]:
@@ -196,14 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     batches: list[int] = result["batch_sizes"]
     n = len(texts)
     mean_batch = max(1, round(sum(batches) / max(1, len(batches))))
-    half = len(batches) // 2
-    first, second = sum(batches[:half]), sum(batches[half:])
-    bare_before = bare_encode_seconds(model, reference[:first], batches[:half])
-    bare_full = bare_encode_seconds(model, reference, [n])
-    bare_after = bare_encode_seconds(model, reference[first : first + second], batches[half:])
-    bare = bare_before + bare_after
+    bare = bare_reference(model, reference, batches)
     pipeline_rate = n / result["triage_seconds"]
-    bare_rate = n / bare
+    bare_rate = max(bare["torch"], bare["workers"])
     ratio = pipeline_rate / bare_rate
     histogram = Counter(1 << max(0, (b - 1).bit_length()) for b in batches)
     print(f"\n{n} items, {args.concurrency} in flight; final statuses {result['counts']}")
@@ -218,16 +261,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"  intake (create + audit row):        {n / result['create_seconds']:8.1f} items/s")
     print(f"  triage (full offline graph):        {pipeline_rate:8.1f} items/s")
+    print(f"  bare encode, same calls, torch:     {bare['torch']:8.1f} texts/s (all CPUs per pass)")
     print(
-        f"  bare model.encode, same calls:      {bare_rate:8.1f} texts/s "
-        f"(half {bare_before:.1f}s before, half {bare_after:.1f}s after the one-call run)"
+        f"  bare encode, same calls, workers:   {bare['workers']:8.1f} texts/s (one CPU per pass)"
     )
-    print(f"  bare model.encode, one call:        {n / bare_full:8.1f} texts/s")
+    print(f"  bare encode, one call, torch:       {bare['one_call']:8.1f} texts/s")
     print(f"  RSS after triage: {result['rss']:.0f} MiB")
     ok = ratio >= TARGET_RATIO
     print(
-        f"\nratio pipeline/bare (same calls) {ratio:.2f} (target >= {TARGET_RATIO}) "
-        f"-> {verdict(ok)}; pipeline/bare in one call: {pipeline_rate * bare_full / n:.2f}"
+        f"\nratio pipeline/bare (same calls, the faster way) {ratio:.2f} "
+        f"(target >= {TARGET_RATIO}) -> {verdict(ok)}; "
+        f"pipeline/bare in one call: {pipeline_rate / bare['one_call']:.2f}"
     )
     return 0 if ok else 1
 

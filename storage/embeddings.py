@@ -36,7 +36,8 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)))
 
 
-def _single_threaded() -> None:
+def use_one_thread() -> None:
+    """Limit torch to one CPU for passes run on the calling thread."""
     import torch
 
     torch.set_num_threads(1)  # per thread: the workers share the CPUs without waiting on each other
@@ -93,7 +94,7 @@ class Embedder:
         self._cache_lock = threading.Lock()
         self.workers = workers or default_workers()
         self._executor = ThreadPoolExecutor(
-            max_workers=self.workers, thread_name_prefix="embedder", initializer=_single_threaded
+            max_workers=self.workers, thread_name_prefix="embedder", initializer=use_one_thread
         )
         self._pending: list[tuple[str, asyncio.Future[Vector]]] = []
         self._flusher: asyncio.Task[None] | None = None
