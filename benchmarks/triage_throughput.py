@@ -60,7 +60,7 @@ def bare_encode_seconds(
     `MODEL_BATCH_SIZE` are spread over the workers, as the embedder does, but with
     nothing of the bot around them.
     """
-    from storage.embeddings import MODEL_BATCH_SIZE
+    from storage.embeddings import MODEL_BATCH_SIZE, default_workers, forward_passes
 
     def encode(chunk: list[str]) -> Any:
         return model.encode(
@@ -81,8 +81,7 @@ def bare_encode_seconds(
         if pool is None:
             encode(chunk)
         else:
-            step = MODEL_BATCH_SIZE
-            list(pool.map(encode, [chunk[i : i + step] for i in range(0, len(chunk), step)]))
+            list(pool.map(encode, forward_passes(chunk, default_workers())))
     return time.perf_counter() - started
 
 

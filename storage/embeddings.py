@@ -36,6 +36,17 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)))
 
 
+def forward_passes(texts: Sequence[str], workers: int) -> list[list[str]]:
+    """`texts`, longest first, cut into passes of at most `MODEL_BATCH_SIZE`.
+
+    A call smaller than `workers` full passes is cut into one pass per worker, so a
+    small batch still keeps every CPU busy.
+    """
+    ordered = sorted(texts, key=len, reverse=True)
+    size = max(1, min(MODEL_BATCH_SIZE, -(-len(ordered) // max(1, workers))))
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
 def use_one_thread() -> None:
     """Limit torch to one CPU for passes run on the calling thread."""
     import torch
@@ -177,11 +188,9 @@ class Embedder:
                     out[i] = hit
         return out, missing
 
-    @staticmethod
-    def _passes(texts: list[str]) -> list[list[str]]:
-        """The texts, longest first, cut into forward passes of `MODEL_BATCH_SIZE`."""
-        ordered = sorted(texts, key=len, reverse=True)
-        return [ordered[i : i + MODEL_BATCH_SIZE] for i in range(0, len(ordered), MODEL_BATCH_SIZE)]
+    def _passes(self, texts: list[str]) -> list[list[str]]:
+        """The call's texts as forward passes for the workers (see `forward_passes`)."""
+        return forward_passes(texts, self.workers)
 
     def _forward(self, texts: list[str]) -> npt.NDArray[np.float32]:
         """One forward pass (on an inference worker): unit-length sentence embeddings."""

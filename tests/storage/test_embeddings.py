@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from storage.embeddings import MODEL_BATCH_SIZE, Embedder
+from storage.embeddings import MODEL_BATCH_SIZE, Embedder, forward_passes
 
 TEXTS = [
     "app crashes when i open settings since the update",
@@ -38,10 +38,13 @@ def test_vectors_match_the_models_own_encode(fresh: Embedder) -> None:
     assert fresh.encode([]).shape == (0, 384)
 
 
-def test_passes_are_length_sorted_and_small() -> None:
+def test_passes_are_length_sorted_small_and_spread_over_the_workers() -> None:
     texts = [f"{'word ' * n}" for n in (3, 40, 1, 90, 7)] * 10
-    passes = Embedder._passes(texts)
+    passes = forward_passes(texts, 2)
     assert all(len(p) <= MODEL_BATCH_SIZE for p in passes)
+    assert [len(p) for p in forward_passes(texts[:6], 2)] == [3, 3]
+    assert [len(p) for p in forward_passes(texts[:1], 2)] == [1]
+    assert forward_passes([], 2) == []
     flat = [t for p in passes for t in p]
     assert sorted(flat) == sorted(texts)
     assert [len(t) for t in flat] == sorted((len(t) for t in texts), reverse=True)
