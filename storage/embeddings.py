@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from storage.futures import settle
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -143,9 +145,9 @@ class Embedder:
             try:
                 _ = self.model
             except BaseException as exc:  # reported to the awaiting coroutine
-                loop.call_soon_threadsafe(_settle, done, exc)
+                loop.call_soon_threadsafe(settle, done, exc)
             else:
-                loop.call_soon_threadsafe(_settle, done, None)
+                loop.call_soon_threadsafe(settle, done, None)
 
         threading.Thread(target=load_in_thread, name="embedder-load", daemon=True).start()
         await done
@@ -252,15 +254,6 @@ class Embedder:
     def close(self) -> None:
         """Stop the worker thread."""
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
 
 
 class ChromaEmbeddingFunction:

@@ -14,6 +14,7 @@ from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database
+from storage.futures import settle
 from storage.models import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -88,7 +89,7 @@ class _EventWriter:
                     await self._insert_one(values, committed)
                 continue
             for _, committed in batch:
-                _settle(committed, None)
+                settle(committed, None)
 
     async def _insert(self, rows: list[dict[str, Any]]) -> None:
         async with self._db.begin() as conn:
@@ -98,18 +99,9 @@ class _EventWriter:
         try:
             await self._insert([values])
         except Exception as exc:
-            _settle(committed, exc)
+            settle(committed, exc)
         else:
-            _settle(committed, None)
-
-
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+            settle(committed, None)
 
 
 class ItemRepository:
