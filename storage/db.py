@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -56,24 +57,20 @@ class Database:
         # letting them collide on the file lock, spares them SQLite's sleeping busy handler.
         self._write_lock = asyncio.Lock() if self.backend == "sqlite" else None
 
+    def _writer_turn(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """This process's turn to write (SQLite), or no wait at all (PostgreSQL)."""
+        return self._write_lock or contextlib.nullcontext()
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on exit, rolled back on error."""
-        if self._write_lock is None:
-            async with self.sessions() as session, session.begin():
-                yield session
-            return
-        async with self._write_lock, self.sessions() as session, session.begin():
+        async with self._writer_turn(), self.sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """A Core connection inside one write transaction (no ORM session on hot paths)."""
-        if self._write_lock is None:
-            async with self.engine.begin() as conn:
-                yield conn
-            return
-        async with self._write_lock, self.engine.begin() as conn:
+        async with self._writer_turn(), self.engine.begin() as conn:
             yield conn
 
     @property
