@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +37,10 @@ _WAITING = frozenset({S.AWAITING_REVIEW, S.FAILED, S.AWAITING_DETAILS})
 #: Statuses that mean "a decision was taken but the graph may not have acted on it yet".
 _DECIDED = frozenset({S.APPROVED, S.FILING, S.REJECTED, S.DUPLICATE, S.EXPIRED})
 
+#: Waits before running an item again after its run failed (a database or index hiccup);
+#: after the last one, the periodic `reconcile` keeps retrying.
+RETRY_DELAYS: tuple[float, ...] = (2.0, 10.0, 30.0)
+
 PolicyFor = Callable[[FeedbackItem], Awaitable[Policy]]
 
 
@@ -60,6 +64,7 @@ class TriageRunner:
         policy_for: PolicyFor,
         concurrency: int = 32,
         owns_guild: Callable[[int | None], bool] = lambda _guild_id: True,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
     ) -> None:
         self.graph = graph
         self.context = context
@@ -70,6 +75,8 @@ class TriageRunner:
         self._locks: dict[int, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: dict[int, asyncio.TimerHandle] = {}
+        self._failures: dict[int, int] = {}
+        self.retry_delays = tuple(retry_delays)
         self._accepting = True
 
     @staticmethod
@@ -111,7 +118,7 @@ class TriageRunner:
 
     @property
     def held(self) -> int:
-        """Items whose triage is deferred (rate limit)."""
+        """Items whose triage is deferred (rate limit, or a retry after a failed run)."""
         return len(self._held)
 
     async def _guarded_run(self, item_id: int) -> None:
@@ -121,7 +128,21 @@ class TriageRunner:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("triage run failed; it will be resumed at the next start")
+                self._retry_later(item_id)
+            else:
+                self._failures.pop(item_id, None)
+
+    def _retry_later(self, item_id: int) -> None:
+        """Log the failed run (from its `except` block) and schedule the next attempt."""
+        failures = self._failures.get(item_id, 0)
+        if failures >= len(self.retry_delays):
+            self._failures.pop(item_id, None)
+            log.exception("triage run failed again; the periodic reconcile will retry it")
+            return
+        self._failures[item_id] = failures + 1
+        delay = self.retry_delays[failures]
+        log.exception("triage run failed; retrying in %.0fs", delay)
+        self.submit(item_id, delay=delay)
 
     async def run(self, item_id: int) -> None:
         """Advance the item's graph as far as it can go now (idempotent)."""
@@ -221,21 +242,30 @@ class TriageRunner:
     async def reconcile(self, *, older_than: float = 60.0) -> int:
         """Periodic safety net: re-run items stuck mid-graph (a failed step, a lost task).
 
-        Items waiting for a maintainer, held by the rate limit, or touched in the last
-        `older_than` seconds are left alone. Returns how many were re-submitted.
+        Items paused for a maintainer or a reporter, held by the rate limit, or touched in
+        the last `older_than` seconds are left alone. An item whose status says "waiting"
+        but whose graph never reached the pause (its review failed to post) is re-run.
+        Returns how many were re-submitted.
         """
         cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
         count = 0
         for item in await self.items.list_unfinished():
             if item.id is None or item.id in self._held or not self.owns_guild(item.guild_id):
                 continue
-            if ItemStatus(item.status) in _WAITING or _aware(item.updated_at) > cutoff:
+            if _aware(item.updated_at) > cutoff or await self._paused(item):
                 continue
             self.submit(item.id)
             count += 1
         if count:
             log.info("reconciling %d stalled item(s)", count)
         return count
+
+    async def _paused(self, item: FeedbackItem) -> bool:
+        """The item waits for a person, and its graph sits at that pause."""
+        if ItemStatus(item.status) not in _WAITING or item.id is None:
+            return False
+        snapshot = await self.graph.aget_state(self._config(item.id))
+        return _is_waiting(snapshot) and not _pending_resume(item, snapshot)
 
     async def drain(self, grace_seconds: float) -> None:
         """Stop taking work and give running nodes `grace_seconds` to reach a checkpoint."""

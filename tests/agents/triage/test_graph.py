@@ -7,7 +7,7 @@ rebuilt on the same files (or PostgreSQL database) between the pause and the dec
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +49,19 @@ class RecordingNotifier:
 
 
 @dataclass
+class FlakyNotifier(RecordingNotifier):
+    """Fails its first `failures` calls, as Discord does in an outage."""
+
+    failures: int = 0
+
+    async def item_changed(self, item_id: int, event: ItemEvent) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("Discord is unreachable")
+        await super().item_changed(item_id, event)
+
+
+@dataclass
 class Harness:
     runner: TriageRunner
     items: ItemRepository
@@ -63,12 +76,16 @@ async def github() -> AsyncIterator[FakeGitHub]:
 
 @asynccontextmanager
 async def harness(
-    db_url: str, data_dir: Path, embedder: Embedder, github: FakeGitHub
+    db_url: str,
+    data_dir: Path,
+    embedder: Embedder,
+    github: FakeGitHub,
+    notifier: RecordingNotifier | None = None,
 ) -> AsyncIterator[Harness]:
     """A complete graph on the given storage; leaving the block throws all of it away."""
     db = Database(db_url)
     items = ItemRepository(db)
-    notifier = RecordingNotifier()
+    notifier = notifier or RecordingNotifier()
     filer = GitHubClient(
         token=github.token,
         base_url=github.url,
@@ -90,7 +107,12 @@ async def harness(
         async def policy_for(item: FeedbackItem) -> Policy:
             return Policy(repo=REPO, label_map={"bug": "bug", "feature": "enhancement"})
 
-        runner = TriageRunner(graph=build_graph(saver), context=context, policy_for=policy_for)
+        runner = TriageRunner(
+            graph=build_graph(saver),
+            context=context,
+            policy_for=policy_for,
+            retry_delays=(0.05, 0.05),
+        )
         try:
             yield Harness(runner, items, notifier)
         finally:
@@ -274,6 +296,50 @@ async def test_github_outage_leaves_item_failed_then_retry_files(
         item = await h.items.get(item_id)
         assert item is not None and item.status == ItemStatus.FILED
         assert len(github.issues_in(REPO)) == 1
+
+
+async def _poll(condition: Callable[[], Awaitable[bool]], *, within: float = 30) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not await condition():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_failed_run_is_retried_soon_and_then_left_to_reconcile(
+    db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
+) -> None:
+    notifier = FlakyNotifier(failures=2)
+    async with harness(db_url, tmp_path, embedder, github, notifier) as h:
+        item_id = await _new_item(h)
+        h.runner.submit(item_id)
+        await _poll(lambda: _has_event(h, item_id, "awaiting_review"))
+        runs = [e for e in await h.items.events(item_id) if e.action == "node:publish_review"]
+        assert [(e.details or {}).get("outcome") for e in runs] == ["error", "error", "ok"]
+        await _poll(lambda: _idle(h))
+
+        other = await _new_item(h, key="message:2")
+        notifier.failures = 3  # one more than the runner's quick retries
+        h.runner.submit(other)
+        await _poll(lambda: _failed_runs(h, other, 3))
+        await _poll(lambda: _idle(h))
+        assert (other, "awaiting_review") not in notifier.events
+        assert await h.runner.reconcile(older_than=0) == 1
+        await _poll(lambda: _has_event(h, other, "awaiting_review"))
+
+
+async def _has_event(h: Harness, item_id: int, event: ItemEvent) -> bool:
+    return (item_id, event) in h.notifier.events
+
+
+async def _idle(h: Harness) -> bool:
+    return h.runner.in_flight == 0 and h.runner.held == 0
+
+
+async def _failed_runs(h: Harness, item_id: int, count: int) -> bool:
+    events = await h.items.events(item_id)
+    failed = [e for e in events if (e.details or {}).get("outcome") == "error"]
+    return len(failed) >= count
 
 
 async def test_thin_bug_report_waits_for_details_across_a_restart(
