@@ -6,14 +6,17 @@ jobs are derived from the database, so `rebuild()` at start recreates all of the
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from agents.triage.state import Decision
+from bot.log import item_context
 from bot.services import Services
 from storage.models import FeedbackItem, ItemStatus
 
@@ -24,6 +27,12 @@ ItemCallback = Callable[[int], Awaitable[None]]
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def _for_item(func: ItemCallback, item_id: int) -> None:
+    """Run an item's timer with the item's id on its log lines."""
+    with item_context(item_id):
+        await func(item_id)
 
 
 class ReviewScheduler:
@@ -52,7 +61,7 @@ class ReviewScheduler:
 
     def every(self, name: str, interval: timedelta, func: Callable[[], Awaitable[object]]) -> None:
         """Run `func` periodically (never two at once)."""
-        self._aps.add_job(
+        self._add_job(
             func,
             "interval",
             seconds=interval.total_seconds(),
@@ -109,15 +118,24 @@ class ReviewScheduler:
                 job.remove()
 
     def _at(self, job_id: str, when: datetime, func: ItemCallback, item_id: int) -> None:
-        self._aps.add_job(
-            func,
+        self._add_job(
+            _for_item,
             "date",
             run_date=max(when, datetime.now(UTC)),
-            args=[item_id],
+            args=[func, item_id],
             id=job_id,
+            name=job_id,
             replace_existing=True,
             misfire_grace_time=None,
         )
+
+    def _add_job(self, func: Callable[..., Awaitable[object]], *args: Any, **kwargs: Any) -> None:
+        """Add a job from an empty context.
+
+        APScheduler's timers keep the context of whoever added a job, which would put one
+        item's id on the log lines of every job that runs after it.
+        """
+        contextvars.Context().run(self._aps.add_job, func, *args, **kwargs)
 
     async def rebuild(self) -> int:
         """Recreate the timers of every item waiting for review; returns how many."""
