@@ -124,7 +124,22 @@ class Deployment:
             item = await self.items.get(item_id)
             return item if item is not None and predicate(item) else None
 
-        return await self.poll(check, within=within, what=f"item {item_id}: {what}")
+        try:
+            return await self.poll(check, within=within, what=f"item {item_id}: {what}")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}; {await self.describe(item_id)}") from None
+
+    async def describe(self, item_id: int) -> str:
+        """Where an item is and its last audit events, for a failure message."""
+        item = await self.items.get(item_id)
+        if item is None:
+            return "the item does not exist"
+        events = await self.items.events(item_id)
+        trail = "; ".join(
+            f"{e.action} {e.from_status or ''}->{e.to_status or ''} {e.details}"
+            for e in events[-8:]
+        )
+        return f"it is {item.status} (flow_done={item.flow_done}), last events: {trail}"
 
     async def wait_status(
         self, item_id: int, *statuses: ItemStatus, within: float = WAIT
