@@ -13,7 +13,7 @@ import numpy.typing as npt
 from agents.engines.base import KINDS, Kind
 from agents.engines.lexical import linear_scores
 from agents.engines.severity import has_problem_cue
-from agents.engines.text_prep import embedding_text
+from agents.engines.text_prep import embedding_text, issue_shaped
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,11 @@ class KindVerdict:
 
 
 class EmbeddingClassifier:
-    """A long-text head (embedding + TF-IDF) and a short-text head (embedding + prototypes)."""
+    """An issue head (embedding + TF-IDF) and a chat head (embedding + prototypes).
+
+    Which head reads a text depends on its form: issue-shaped text (title, blank line, body)
+    and long messages go to the issue head, short chat messages to the chat head.
+    """
 
     def __init__(
         self,
@@ -145,7 +149,6 @@ class EmbeddingClassifier:
         lexical_mix: float,
         short_chars: int,
         question_damping: float,
-        question_form_chars: int,
     ) -> None:
         self.weights = weights
         self.bias = bias
@@ -164,7 +167,6 @@ class EmbeddingClassifier:
         self.lexical_mix = lexical_mix
         self.short_chars = short_chars
         self.question_damping = question_damping
-        self.question_form_chars = question_form_chars
 
     @classmethod
     def load(cls, path: Path | None = None) -> EmbeddingClassifier:
@@ -196,7 +198,6 @@ class EmbeddingClassifier:
                 lexical_mix=float(data["lexical_mix"]),
                 short_chars=int(data["short_chars"]),
                 question_damping=float(data["question_damping"]),
-                question_form_chars=int(data["question_form_chars"]),
             )
 
     def save(self, path: Path) -> None:
@@ -223,20 +224,24 @@ class EmbeddingClassifier:
             "lexical_mix": np.array(self.lexical_mix),
             "short_chars": np.array(self.short_chars),
             "question_damping": np.array(self.question_damping),
-            "question_form_chars": np.array(self.question_form_chars),
         }
         for group in groups:
             arrays[f"proto_{group}"] = self.prototypes[group].astype(np.float16)
             arrays[f"text_{group}"] = np.array(self.prototype_texts[group])
         np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
 
+    def is_chat(self, text: str) -> bool:
+        """Whether the chat head reads `text` (shorter than `short_chars`, not issue-shaped)."""
+        return len(embedding_text(text)) < self.short_chars and not issue_shaped(text)
+
     def kind_probabilities(self, vectors: FloatArray, texts: list[str]) -> FloatArray:
         """Probabilities over `KINDS` for each text, shape (n, 3).
 
-        Texts of at least `short_chars` cleaned characters (issues) blend the long
-        embedding head with the TF-IDF head. Shorter messages use the short embedding head
-        (fitted on titles and the hand-written examples) blended with similarity to the
-        label prototypes, and lose most of the `question` mass unless phrased as a question.
+        Issue-shaped and long texts blend the issue embedding head with the TF-IDF head.
+        Chat messages use the chat embedding head (fitted on issues, titles and the
+        hand-written examples) blended with similarity to the label prototypes, and lose
+        most of the `question` mass unless phrased as a question: in a feedback channel a
+        statement is a report or a request.
 
         Args:
             vectors: Unit-length embeddings of `texts`, shape (n, d).
@@ -248,32 +253,32 @@ class EmbeddingClassifier:
         probs = np.zeros((len(texts), len(KINDS)), dtype=np.float32)
         if len(texts) == 0:
             return probs
-        is_short = np.array([len(embedding_text(t)) < self.short_chars for t in texts])
+        chat = np.array([self.is_chat(t) for t in texts])
         features = head_features(
             vectors, self.prototypes, top_k=self.top_k, sim_scale=self.sim_scale
         )
-        long_rows = np.flatnonzero(~is_short)
-        if len(long_rows):
-            embedding_head = _softmax(features[long_rows] @ self.weights.T + self.bias)
+        issue_rows = np.flatnonzero(~chat)
+        if len(issue_rows):
+            embedding_head = _softmax(features[issue_rows] @ self.weights.T + self.bias)
             lexical_head = _softmax(
                 linear_scores(
-                    [texts[i] for i in long_rows],
+                    [texts[i] for i in issue_rows],
                     self.lexical_idf,
                     self.lexical_weights,
                     self.lexical_bias,
                 )
             )
-            probs[long_rows] = _geometric_mix(embedding_head, lexical_head, self.lexical_mix)
-        short_rows = np.flatnonzero(is_short)
-        if len(short_rows):
-            short_head = _softmax(features[short_rows] @ self.short_weights.T + self.short_bias)
-            sims = similarity_features(vectors[short_rows], self.prototypes, KINDS, self.top_k)
+            probs[issue_rows] = _geometric_mix(embedding_head, lexical_head, self.lexical_mix)
+        chat_rows = np.flatnonzero(chat)
+        if len(chat_rows):
+            chat_head = _softmax(features[chat_rows] @ self.short_weights.T + self.short_bias)
+            sims = similarity_features(vectors[chat_rows], self.prototypes, KINDS, self.top_k)
             zero_shot = _softmax(sims / self.temperature)
-            probs[short_rows] = (1 - self.blend) * short_head + self.blend * zero_shot
-        question = KINDS.index("question")
-        for row, text in enumerate(texts):
-            if len(embedding_text(text)) < self.question_form_chars and not is_question_form(text):
-                probs[row, question] *= self.question_damping
+            probs[chat_rows] = (1 - self.blend) * chat_head + self.blend * zero_shot
+            question = KINDS.index("question")
+            for row in chat_rows:
+                if not is_question_form(texts[row]):
+                    probs[row, question] *= self.question_damping
         probs /= probs.sum(axis=1, keepdims=True)
         return probs.astype(np.float32)
 

@@ -22,6 +22,8 @@ _CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u20
 
 #: Characters of cleaned text handed to the embedder (the model reads ~256 word pieces).
 MAX_EMBED_CHARS = 1200
+#: A first line longer than this is a paragraph, not a title.
+_MAX_TITLE = 200
 
 
 def clean_text(text: str) -> str:
@@ -61,6 +63,22 @@ def embedding_text(text: str) -> str:
     """
     cleaned = clean_text(text).replace("\n", " ")
     return _SPACES.sub(" ", cleaned)[:MAX_EMBED_CHARS].strip()
+
+
+def issue_shaped(text: str) -> bool:
+    """True for a title line, a blank line and a body: how issues are written.
+
+    GitHub issues, `/feedback` with details and the CLI's title/body records arrive in this
+    form; a chat message (one paragraph, however long) does not.
+
+    Args:
+        text: Raw feedback or issue text.
+
+    Returns:
+        Whether `text` has a one-line title followed by a body.
+    """
+    title, blank, body = text.strip().partition("\n\n")
+    return bool(blank) and bool(body.strip()) and "\n" not in title and len(title) <= _MAX_TITLE
 
 
 def sentences(text: str) -> list[str]:

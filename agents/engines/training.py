@@ -44,10 +44,10 @@ class TrainingConfig:
     sim_scale: float = 5.0
     short_blend: float = 0.4
     temperature: float = 0.05
-    short_chars: int = 150
+    # Chat messages (not issue-shaped) shorter than this go to the chat head, where a
+    # message needs a question's form to be judged a question.
+    short_chars: int = 600
     question_damping: float = 0.3
-    # Below this many characters a message needs a question's form to be judged a question.
-    question_form_chars: int = 600
     # Issues almost never sit this much closer to praise than to a task (see the script).
     chatter_margin: float = 0.05
 
@@ -199,5 +199,4 @@ def fit_classifier(
         lexical_mix=config.lexical_mix,
         short_chars=config.short_chars,
         question_damping=config.question_damping,
-        question_form_chars=config.question_form_chars,
     )

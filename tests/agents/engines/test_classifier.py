@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from agents.engines.classifier import ARTIFACT_PATH, EmbeddingClassifier, is_question_form
+from agents.engines.text_prep import issue_shaped
 from storage.embeddings import Embedder
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -77,15 +78,34 @@ def test_question_form(text: str, question: bool) -> None:
     assert is_question_form(text) is question
 
 
-def test_length_routes_between_heads(embedder: Embedder) -> None:
+def test_form_and_length_route_between_heads(embedder: Embedder) -> None:
     classifier = EmbeddingClassifier.load()
-    short = "the export button does nothing"
-    long = short + ". " + "It happens on every page of the report editor and in every browser. " * 4
-    assert len(short) < classifier.short_chars <= len(long)
-    vectors = embedder.encode([short, long])
-    probs = classifier.kind_probabilities(vectors, [short, long])
+    chat = "the export button does nothing"
+    issue = "Export button does nothing\n\nClicking Export in the report editor has no effect."
+    long_chat = chat + ". " + "It happens on every page of the report editor and in every tab. " * 9
+    assert len(issue) < len(long_chat) and len(chat) < classifier.short_chars <= len(long_chat)
+    assert classifier.is_chat(chat)
+    assert not classifier.is_chat(issue) and not classifier.is_chat(long_chat)
+    texts = [chat, issue, long_chat]
+    vectors = embedder.encode(texts)
+    probs = classifier.kind_probabilities(vectors, texts)
     without_lexical = EmbeddingClassifier.load()
     without_lexical.lexical_weights = np.zeros_like(without_lexical.lexical_weights)
-    changed = without_lexical.kind_probabilities(vectors, [short, long])
+    changed = without_lexical.kind_probabilities(vectors, texts)
     np.testing.assert_allclose(probs[0], changed[0], atol=1e-6)
     assert not np.allclose(probs[1], changed[1], atol=1e-3)
+    assert not np.allclose(probs[2], changed[2], atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("text", "shaped"),
+    [
+        ("Crash on login\n\nThe app closes when I press Sign in.", True),
+        ("the app crashes when I log in", False),
+        ("Crash on login\n\n   ", False),
+        ("hi\nthe app crashes\n\nsince today", False),
+        ("x" * 300 + "\n\nbody", False),
+    ],
+)
+def test_issue_shaped(text: str, shaped: bool) -> None:
+    assert issue_shaped(text) is shaped
