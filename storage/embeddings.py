@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from storage.batching import MicroBatcher
 from storage.futures import settle
 
 if TYPE_CHECKING:
@@ -109,8 +110,9 @@ class Embedder:
         self._executor = ThreadPoolExecutor(
             max_workers=self.workers, thread_name_prefix="embedder", initializer=use_one_thread
         )
-        self._pending: list[tuple[str, asyncio.Future[Vector]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._batcher: MicroBatcher[str, Vector] = MicroBatcher(
+            self._embed_batch, max_batch=batch_size * 4
+        )
         self._ready = threading.Event()
         if model is not None:
             self._ready.set()
@@ -145,7 +147,7 @@ class Embedder:
             try:
                 _ = self.model
             except BaseException as exc:  # reported to the awaiting coroutine
-                loop.call_soon_threadsafe(settle, done, exc)
+                loop.call_soon_threadsafe(settle, done, None, exc)
             else:
                 loop.call_soon_threadsafe(settle, done, None)
 
@@ -226,30 +228,10 @@ class Embedder:
 
     async def embed(self, text: str) -> Vector:
         """Embedding of one text, batched with other concurrent callers."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Vector] = loop.create_future()
-        self._pending.append((text, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = loop.create_task(self._flush())
-        return await future
+        return await self._batcher.submit(text)
 
-    async def _flush(self) -> None:
-        await asyncio.sleep(0)  # let concurrent callers join this batch
-        while self._pending:
-            batch, self._pending = (
-                self._pending[: self.batch_size * 4],
-                self._pending[self.batch_size * 4 :],
-            )
-            try:
-                vectors = await self.encode_async([text for text, _ in batch])
-            except Exception as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), vector in zip(batch, vectors, strict=True):
-                if not future.done():
-                    future.set_result(vector)
+    async def _embed_batch(self, texts: list[str]) -> list[Vector]:
+        return list(await self.encode_async(texts))
 
     def close(self) -> None:
         """Stop the worker thread."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import unicodedata
@@ -13,8 +12,8 @@ from typing import Any
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from storage.batching import MicroBatcher
 from storage.db import Database
-from storage.futures import settle
 from storage.models import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -57,59 +56,21 @@ def _sources_for(to: ItemStatus) -> frozenset[ItemStatus]:
     return frozenset(s for s, targets in TRANSITIONS.items() if to in targets)
 
 
-class _EventWriter:
-    """Group commit for audit events: concurrent callers share one INSERT transaction.
-
-    Each caller returns only once its row is committed, so batching costs no durability;
-    under a burst it turns one transaction per node run into one per event-loop turn.
-    """
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-
-    async def write(self, values: dict[str, Any]) -> None:
-        loop = asyncio.get_running_loop()
-        committed: asyncio.Future[None] = loop.create_future()
-        self._pending.append((values, committed))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = loop.create_task(self._flush())
-        await asyncio.shield(committed)
-
-    async def _flush(self) -> None:
-        await asyncio.sleep(0)  # let the callers of this turn join the batch
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                await self._insert([values for values, _ in batch])
-            except Exception:
-                # One bad row (an item deleted meanwhile) must not fail the others.
-                for values, committed in batch:
-                    await self._insert_one(values, committed)
-                continue
-            for _, committed in batch:
-                settle(committed, None)
-
-    async def _insert(self, rows: list[dict[str, Any]]) -> None:
-        async with self._db.begin() as conn:
-            await conn.execute(insert(AuditEvent), rows)
-
-    async def _insert_one(self, values: dict[str, Any], committed: asyncio.Future[None]) -> None:
-        try:
-            await self._insert([values])
-        except Exception as exc:
-            settle(committed, exc)
-        else:
-            settle(committed, None)
-
-
 class ItemRepository:
     """Create, read and move feedback items; every move is a compare-and-set plus an audit row."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._events = _EventWriter(db)
+        # Group commit: audit rows of concurrent node runs share one INSERT transaction,
+        # and each caller returns only once its own row is committed.
+        self._events: MicroBatcher[dict[str, Any], None] = MicroBatcher(
+            self._insert_events, isolate_failures=True
+        )
+
+    async def _insert_events(self, rows: list[dict[str, Any]]) -> list[None]:
+        async with self.db.begin() as conn:
+            await conn.execute(insert(AuditEvent), rows)
+        return [None] * len(rows)
 
     def _insert(self) -> Any:
         dialect = postgresql if self.db.backend == "postgresql" else sqlite
@@ -253,7 +214,7 @@ class ItemRepository:
         details: dict[str, Any] | None = None,
     ) -> None:
         """Append an audit event that is not a status change (node runs, config edits)."""
-        await self._events.write(
+        await self._events.submit(
             {
                 "item_id": item_id,
                 "at": utcnow(),

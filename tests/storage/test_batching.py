@@ -1,0 +1,59 @@
+"""Micro-batching of concurrent calls."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from storage.batching import MicroBatcher
+
+
+async def test_one_turn_is_one_batch_and_each_caller_gets_its_result() -> None:
+    batches: list[list[int]] = []
+
+    async def double(values: list[int]) -> list[int]:
+        batches.append(values)
+        await asyncio.sleep(0.01)
+        return [2 * v for v in values]
+
+    batcher = MicroBatcher(double, max_batch=4)
+    results = await asyncio.gather(*(batcher.submit(v) for v in range(6)))
+    assert results == [0, 2, 4, 6, 8, 10]
+    assert batches == [[0, 1, 2, 3], [4, 5]]
+
+
+async def test_a_failed_batch_fails_every_caller_unless_isolated() -> None:
+    async def refuse_odd(values: list[int]) -> list[int]:
+        if any(v % 2 for v in values):
+            raise ValueError("odd")
+        return values
+
+    shared = MicroBatcher(refuse_odd)
+    outcomes = await asyncio.gather(*(shared.submit(v) for v in (2, 3)), return_exceptions=True)
+    assert all(isinstance(o, ValueError) for o in outcomes)
+
+    isolated = MicroBatcher(refuse_odd, isolate_failures=True)
+    outcomes = await asyncio.gather(
+        *(isolated.submit(v) for v in (2, 3, 4)), return_exceptions=True
+    )
+    assert outcomes[0] == 2 and outcomes[2] == 4
+    assert isinstance(outcomes[1], ValueError)
+
+
+async def test_a_cancelled_caller_does_not_break_the_batch() -> None:
+    release = asyncio.Event()
+
+    async def slow(values: list[int]) -> list[int]:
+        await release.wait()
+        return values
+
+    batcher = MicroBatcher(slow)
+    first = asyncio.create_task(batcher.submit(1))
+    second = asyncio.create_task(batcher.submit(2))
+    await asyncio.sleep(0.01)
+    first.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert await second == 2
