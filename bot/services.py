@@ -155,6 +155,7 @@ async def open_services(
             graph=build_graph(checkpointer),
             context=context,
             policy_for=resolver.policy_for,
+            concurrency=settings.triage.concurrency,
             owns_guild=_shard_filter(settings),
         )
         services = Services(

@@ -256,6 +256,8 @@ class TriageSettings(_Section):
     correction_similarity: float = Field(
         0.85, ge=0, le=1, validation_alias=_env("CORRECTION_SIMILARITY")
     )
+    # Items whose graph runs at once: more in flight fill the embedder's batches in a burst.
+    concurrency: int = Field(128, ge=1, le=1024, validation_alias=_env("TRIAGE_CONCURRENCY"))
 
     _durations = field_validator(
         "reminder_after", "expires_after", "digest_interval", "details_timeout", mode="before"

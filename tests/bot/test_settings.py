@@ -61,7 +61,9 @@ def test_lists_durations_and_allowlist(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_REPO", "Cat")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     monkeypatch.setenv("OPENAI_FALLBACK_MODELS", "b, c")
+    monkeypatch.setenv("TRIAGE_CONCURRENCY", "16")
     settings = load_settings()
+    assert settings.triage.concurrency == 16
     assert settings.discord.feedback_channel_ids == [111, 222, 333]
     assert settings.discord.maintainer_role_ids == [9]
     assert settings.triage.reminder_after == timedelta(minutes=90)
@@ -85,6 +87,7 @@ def test_postgres_url_is_normalised_to_asyncpg(monkeypatch: pytest.MonkeyPatch) 
         ("ALLOWED_REPOS", "justaname", "ALLOWED_REPOS: expected owner/name"),
         ("DISCORD_BOT_TOKEN", "changeme", "DISCORD_BOT_TOKEN: is a placeholder"),
         ("LOG_LEVEL", "loud", "LOG_LEVEL:"),
+        ("TRIAGE_CONCURRENCY", "0", "TRIAGE_CONCURRENCY:"),
     ],
 )
 def test_invalid_values_name_the_variable(
