@@ -61,6 +61,41 @@ def rss_mb(pid: int | None = None) -> float:
     return _own_rss_mb(root) + sum(_own_rss_mb(child) for child in _descendants(root))
 
 
+def _cpu_seconds(stat_path: str) -> float:
+    """User + system CPU seconds from a `/proc/.../stat` file (0 once it is gone)."""
+    try:
+        fields = Path(stat_path).read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_part(worker_prefix: str = "embedder") -> dict[str, float]:
+    """CPU seconds used so far by each part of this process and by its child processes.
+
+    Parts: `loop` (the main thread, which runs the event loop), `inference` (threads whose
+    name starts with `worker_prefix`), `other threads` (the rest of the process, exited
+    threads included) and `children` (the vector database's process, for one).
+    """
+    import threading
+
+    pid = os.getpid()
+    total = _cpu_seconds(f"/proc/{pid}/stat")
+    loop = _cpu_seconds(f"/proc/{pid}/task/{pid}/stat")
+    workers = sum(
+        _cpu_seconds(f"/proc/{pid}/task/{thread.native_id}/stat")
+        for thread in threading.enumerate()
+        if thread.name.startswith(worker_prefix) and thread.native_id is not None
+    )
+    children = sum(_cpu_seconds(f"/proc/{child}/stat") for child in _descendants(pid))
+    return {
+        "loop": loop,
+        "inference": workers,
+        "other threads": max(0.0, total - loop - workers),
+        "children": children,
+    }
+
+
 def percentile_ms(samples: Sequence[float], q: float) -> float:
     """The `q`-th percentile of `samples` (seconds) in milliseconds; 0 when empty."""
     if not samples:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -32,12 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import (
     bench_settings,
+    cpu_by_part,
     feedback_texts,
     load_model,
     machine_line,
     rss_mb,
     verdict,
 )
+from bot.settings import TriageSettings
 
 TARGET_RATIO = 0.70
 
@@ -189,9 +192,11 @@ async def run_pipeline(
             ids = await create_items(services, texts, offset=0)
             created = time.perf_counter() - began
             profiler = _start_profile() if profile else None
+            cpu_before = cpu_by_part()
             began = time.perf_counter()
             await _triage(runner, ids)
             triaged = time.perf_counter() - began
+            cpu = {part: used - cpu_before[part] for part, used in cpu_by_part().items()}
             if profiler is not None and profile is not None:
                 profiler.disable()
                 profiler.dump_stats(str(profile))
@@ -204,6 +209,7 @@ async def run_pipeline(
         "encode_seconds": sum(encode_seconds),
         "counts": counts,
         "rss": rss,
+        "cpu": cpu,
     }
 
 
@@ -226,7 +232,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Measure and print the pipeline/bare ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=64, help="items in flight")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=TriageSettings.model_fields["concurrency"].default,
+        help="items in flight (default: the bot's TRIAGE_CONCURRENCY default)",
+    )
     parser.add_argument("--profile", type=Path, help="write cProfile stats of the triage here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -257,6 +268,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"  inference workers busy:             {result['encode_seconds']:8.1f} s of "
         f"{result['triage_seconds']:.1f} s (summed over the workers)"
+    )
+    cpu: dict[str, float] = result["cpu"]
+    print(
+        "  CPU per item:                       "
+        + ", ".join(f"{part} {1000 * used / n:.0f} ms" for part, used in cpu.items())
+        + f"; {sum(cpu.values()) / result['triage_seconds']:.2f} of "
+        f"{len(os.sched_getaffinity(0))} CPUs busy"
     )
     print(f"  intake (create + audit row):        {n / result['create_seconds']:8.1f} items/s")
     print(f"  triage (full offline graph):        {pipeline_rate:8.1f} items/s")
