@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from agents.engines.base import Classification, Kind, Severity, Spec
-from agents.engines.text_prep import clean_text, sentences
+from agents.engines.text_prep import clean_text, first_sentence, sentences
 
 TITLE_MAX = 80
 _QUOTE_MAX = 6000
@@ -144,20 +144,8 @@ def _pick_sentence(text: str, kind: Kind) -> str:
     return stripped[0]
 
 
-def draft_title(text: str, kind: Kind) -> str:
-    """A short, issue-style title (at most 80 characters) rewritten from the feedback.
-
-    Greetings, praise and filler ("pls", "it would be nice to have") are dropped, feature
-    requests start with a verb ("Add dark mode"), and long sentences are cut at a clause.
-
-    Args:
-        text: The feedback text.
-        kind: The classified kind.
-
-    Returns:
-        The title; a generic one for the kind when nothing usable remains.
-    """
-    sentence = _tidy(_pick_sentence(text, kind))
+def _as_request_or_report(sentence: str, kind: Kind) -> str:
+    """Drop greetings, praise and filler; a feature request starts with a verb."""
     for _ in range(3):
         before = sentence
         sentence = _tidy(_PRAISE_PREFIX.sub("", _GREETING.sub("", sentence)))
@@ -175,6 +163,28 @@ def draft_title(text: str, kind: Kind) -> str:
         sentence = re.sub(r"\s*(please|pls|plz)[!.]*$", "", sentence, flags=re.I)
     elif kind == "bug":
         sentence = _BUG_SUBJECT.sub("", sentence)
+    return sentence
+
+
+def draft_title(text: str, kind: Kind, *, actionable: bool = True) -> str:
+    """A short, issue-style title (at most 80 characters) rewritten from the feedback.
+
+    Greetings, praise and filler ("pls", "it would be nice to have") are dropped, feature
+    requests start with a verb ("Add dark mode"), and long sentences are cut at a clause.
+    A message that is not actionable (praise, chatter) keeps its own words.
+
+    Args:
+        text: The feedback text.
+        kind: The classified kind.
+        actionable: Whether the message carries a problem, request or question.
+
+    Returns:
+        The title; a generic one for the kind when nothing usable remains.
+    """
+    if actionable:
+        sentence = _as_request_or_report(_tidy(_pick_sentence(text, kind)), kind)
+    else:
+        sentence = _tidy(first_sentence(text))
     keep_question = kind == "question" and sentence.endswith("?")
     sentence = _shorten(_tidy(sentence.rstrip(".!?… ")))
     sentence = _tidy(sentence)
@@ -309,7 +319,7 @@ def draft_spec(text: str, classification: Classification, *, labels: list[str]) 
         The drafted spec.
     """
     kind = classification.kind
-    title = draft_title(text, kind)
+    title = draft_title(text, kind, actionable=classification.actionable)
     quoted = clean_text(text)[:_QUOTE_MAX] or "(empty message)"
     quote_block = "\n".join(f"> {line}" if line else ">" for line in quoted.splitlines())
     summary = {

@@ -123,3 +123,15 @@ def test_draft_spec_quotes_feedback_and_fills_bug_fields() -> None:
     assert (spec.expected_behavior, spec.actual_behavior) == ("saved", "crash")
     assert spec.acceptance_criteria == []
     assert spec.confidence == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [("love this app!!", "Love this app"), ("thanks, great update", "Thanks, great update")],
+)
+def test_praise_keeps_its_own_words_in_the_title(text: str, title: str) -> None:
+    verdict = Classification(
+        kind="feature", severity="low", confidence=0.4, actionable=False, reasoning="praise"
+    )
+    assert draft_spec(text, verdict, labels=[]).title == title
+    assert draft_title(text, "feature") != title
