@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ from agents.dedup.scoring import (
 )
 from agents.dedup.types import DuplicateMatch, DuplicateResult, Thresholds
 from agents.engines.text_prep import embedding_text
+from storage.batching import MicroBatcher
 from storage.embeddings import DEFAULT_BATCH_SIZE, Embedder, Vector
 from storage.vectors import MetadataValue, Neighbor, StoredDocument, VectorStore
 
@@ -35,6 +37,20 @@ log = logging.getLogger(__name__)
 
 #: A query for `query_many`: (document id to leave out or None, text).
 Query = tuple[str | None, str]
+#: A feedback document waiting to be indexed: (repository, document, its embedding).
+FeedbackWrite = tuple[str, StoredDocument, Vector]
+
+
+@dataclass(frozen=True)
+class FindQuery:
+    """One `find` call waiting for its batch."""
+
+    repo: str
+    text: str
+    vector: Vector
+    exclude_id: str | None
+    thresholds: Thresholds | None
+    k: int
 
 
 def _batches(items: Iterable[StoredDocument], size: int) -> Iterator[list[StoredDocument]]:
@@ -82,6 +98,13 @@ class DuplicateIndex:
         self.scoring = scoring
         self.candidate_pool = candidate_pool
         self._owns_embedder = False
+        # Concurrent items share one search, and one write of their feedback, per repo.
+        self._finds: MicroBatcher[FindQuery, DuplicateResult] = MicroBatcher(
+            self._find_batch, isolate_failures=True
+        )
+        self._feedback_writes: MicroBatcher[FeedbackWrite, None] = MicroBatcher(
+            self._write_feedback, isolate_failures=True
+        )
 
     @classmethod
     async def open(cls, settings: Settings, embedder: Embedder | None = None) -> DuplicateIndex:
@@ -127,20 +150,30 @@ class DuplicateIndex:
         pool = max(k, self.candidate_pool) if self.scoring is Scoring.HYBRID else k
         return pool + (1 if exclude_id is not None else 0)
 
-    def _find_sync(
-        self,
-        text: str,
-        vector: Vector,
-        *,
-        repo: str,
-        exclude_id: str | None,
-        thresholds: Thresholds | None,
-        k: int,
-    ) -> DuplicateResult:
-        (neighbors,) = self.store.nearest_sync(
-            repo, vector.reshape(1, -1), self._fetch_size(k, exclude_id)
-        )
-        return self._rank(text, neighbors, exclude_id=exclude_id, k=k, thresholds=thresholds)
+    def _find_many_sync(self, queries: list[FindQuery]) -> list[DuplicateResult]:
+        """Answer queries with one vector search per repository (on a worker thread)."""
+        results: list[DuplicateResult | None] = [None] * len(queries)
+        by_repo: dict[str, list[int]] = {}
+        for row, query in enumerate(queries):
+            by_repo.setdefault(query.repo, []).append(row)
+        for repo, rows in by_repo.items():
+            fetch = max(self._fetch_size(queries[r].k, queries[r].exclude_id) for r in rows)
+            vectors = np.vstack([queries[r].vector for r in rows])
+            for row, neighbors in zip(
+                rows, self.store.nearest_sync(repo, vectors, fetch), strict=True
+            ):
+                query = queries[row]
+                results[row] = self._rank(
+                    query.text,
+                    neighbors,
+                    exclude_id=query.exclude_id,
+                    k=query.k,
+                    thresholds=query.thresholds,
+                )
+        return [result for result in results if result is not None]
+
+    async def _find_batch(self, queries: list[FindQuery]) -> list[DuplicateResult]:
+        return await asyncio.to_thread(self._find_many_sync, queries)
 
     async def find(
         self,
@@ -153,6 +186,8 @@ class DuplicateIndex:
     ) -> DuplicateResult:
         """Best candidates for `text` in `repo`'s index, with a verdict.
 
+        Concurrent calls share one vector search per repository.
+
         Args:
             text: The feedback or report text.
             repo: Repository full name.
@@ -161,14 +196,8 @@ class DuplicateIndex:
             k: How many matches to return.
         """
         vector = await self.embedder.embed(embedding_text(text))
-        return await asyncio.to_thread(
-            self._find_sync,
-            text,
-            vector,
-            repo=repo,
-            exclude_id=exclude_id,
-            thresholds=thresholds,
-            k=k,
+        return await self._finds.submit(
+            FindQuery(repo, text, vector, exclude_id=exclude_id, thresholds=thresholds, k=k)
         )
 
     async def add_feedback(
@@ -180,7 +209,17 @@ class DuplicateIndex:
         """
         vector = await self.embedder.embed(embedding_text(text))
         document = feedback_document(item_id=item_id, text=text, url=url)
-        await self.store.upsert(repo, [document], vector.reshape(1, -1))
+        await self._feedback_writes.submit((repo, document, vector))
+
+    async def _write_feedback(self, writes: list[FeedbackWrite]) -> list[None]:
+        by_repo: dict[str, list[FeedbackWrite]] = {}
+        for write in writes:
+            by_repo.setdefault(write[0], []).append(write)
+        for repo, batch in by_repo.items():
+            await self.store.upsert(
+                repo, [document for _, document, _ in batch], np.vstack([v for *_, v in batch])
+            )
+        return [None] * len(writes)
 
     async def add_issue(
         self,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,6 +139,40 @@ async def test_feedback_matches_later_feedback(index: DuplicateIndex) -> None:
         "Push notifications arrive twice on Android", repo=REPO, exclude_id="feedback:42"
     )
     assert "feedback:42" not in [m.id for m in own.matches]
+
+
+async def test_concurrent_items_share_one_search_and_one_write_per_repository(
+    index: DuplicateIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes: list[tuple[str, int]] = []
+    upsert = index.store.upsert
+
+    async def counting_upsert(repo: str, documents: Any, embeddings: Any = None) -> None:
+        writes.append((repo, len(documents)))
+        await upsert(repo, documents, embeddings)
+
+    monkeypatch.setattr(index.store, "upsert", counting_upsert)
+    texts = {
+        50: (REPO, "Push notifications arrive twice on Android"),
+        51: (REPO, "The calendar widget shows yesterday's date"),
+        52: ("octo/other", "Search ignores accented letters"),
+    }
+    await asyncio.gather(
+        *(index.add_feedback(item_id=i, text=t, repo=r) for i, (r, t) in texts.items())
+    )
+    assert sorted(writes) == [("octo/other", 1), (REPO, 2)]
+
+    searches: list[tuple[str, int]] = []
+    nearest = index.store.nearest_sync
+
+    def counting_nearest(repo: str, embeddings: Any, n: int) -> Any:
+        searches.append((repo, len(embeddings)))
+        return nearest(repo, embeddings, n)
+
+    monkeypatch.setattr(index.store, "nearest_sync", counting_nearest)
+    results = await asyncio.gather(*(index.find(t, repo=r) for r, t in texts.values()))
+    assert [r.matches[0].id for r in results] == [f"feedback:{i}" for i in texts]
+    assert sorted(searches) == [("octo/other", 1), (REPO, 2)]
 
 
 async def test_empty_repository_gives_new(index: DuplicateIndex) -> None:
