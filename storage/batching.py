@@ -18,7 +18,8 @@ class MicroBatcher(Generic[In, Out]):
     Values submitted in the same event-loop turn (and while a batch runs) go to
     `run_batch` together, at most `max_batch` at a time; each caller gets its own result or
     the batch's error. With `isolate_failures`, a failed batch is run again one value at a
-    time, so a bad value fails only its own caller.
+    time, so a bad value fails only its own caller. Up to `concurrency` batches run at
+    once; values that arrive meanwhile wait for a free slot and go in the next batch.
     """
 
     def __init__(
@@ -27,10 +28,13 @@ class MicroBatcher(Generic[In, Out]):
         *,
         max_batch: int | None = None,
         isolate_failures: bool = False,
+        concurrency: int = 1,
     ) -> None:
         self._run_batch = run_batch
         self.max_batch = max_batch
         self._isolate_failures = isolate_failures
+        self._slots = asyncio.Semaphore(concurrency)
+        self._running: set[asyncio.Task[None]] = set()
         self._pending: list[tuple[In, asyncio.Future[Out]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -46,9 +50,18 @@ class MicroBatcher(Generic[In, Out]):
     async def _flush(self) -> None:
         await asyncio.sleep(0)  # let the callers of this turn join the batch
         while self._pending:
+            await self._slots.acquire()
             size = self.max_batch or len(self._pending)
             batch, self._pending = self._pending[:size], self._pending[size:]
+            task = asyncio.get_running_loop().create_task(self._run_in_slot(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _run_in_slot(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
+        try:
             await self._run(batch)
+        finally:
+            self._slots.release()
 
     async def _run(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
         try:

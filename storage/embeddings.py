@@ -110,8 +110,9 @@ class Embedder:
         self._executor = ThreadPoolExecutor(
             max_workers=self.workers, thread_name_prefix="embedder", initializer=use_one_thread
         )
+        # A second call may start while one runs, so no worker waits for a call's last pass.
         self._batcher: MicroBatcher[str, Vector] = MicroBatcher(
-            self._embed_batch, max_batch=batch_size * 4
+            self._embed_batch, max_batch=batch_size * 4, concurrency=2
         )
         self._ready = threading.Event()
         if model is not None:

@@ -57,3 +57,23 @@ async def test_a_cancelled_caller_does_not_break_the_batch() -> None:
     with pytest.raises(asyncio.CancelledError):
         await first
     assert await second == 2
+
+
+async def test_a_second_batch_starts_while_the_first_runs_when_allowed() -> None:
+    release = asyncio.Event()
+    started: list[list[int]] = []
+
+    async def held(values: list[int]) -> list[int]:
+        started.append(values)
+        if values == [1]:
+            await release.wait()
+        return values
+
+    batcher = MicroBatcher(held, concurrency=2)
+    first = asyncio.create_task(batcher.submit(1))
+    await asyncio.sleep(0.01)
+    assert await asyncio.wait_for(batcher.submit(2), 5) == 2  # not behind the first batch
+    assert not first.done()
+    release.set()
+    assert await first == 1
+    assert started == [[1], [2]]
