@@ -53,6 +53,14 @@ class FindQuery:
     k: int
 
 
+def _rows_by_repo(repos: Iterable[str]) -> dict[str, list[int]]:
+    """The positions of each repository's entries, in order (one store call per repo)."""
+    rows: dict[str, list[int]] = {}
+    for row, repo in enumerate(repos):
+        rows.setdefault(repo, []).append(row)
+    return rows
+
+
 def _batches(items: Iterable[StoredDocument], size: int) -> Iterator[list[StoredDocument]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
@@ -153,10 +161,7 @@ class DuplicateIndex:
     def _find_many_sync(self, queries: list[FindQuery]) -> list[DuplicateResult]:
         """Answer queries with one vector search per repository (on a worker thread)."""
         results: list[DuplicateResult | None] = [None] * len(queries)
-        by_repo: dict[str, list[int]] = {}
-        for row, query in enumerate(queries):
-            by_repo.setdefault(query.repo, []).append(row)
-        for repo, rows in by_repo.items():
+        for repo, rows in _rows_by_repo(query.repo for query in queries).items():
             fetch = max(self._fetch_size(queries[r].k, queries[r].exclude_id) for r in rows)
             vectors = np.vstack([queries[r].vector for r in rows])
             for row, neighbors in zip(
@@ -212,13 +217,9 @@ class DuplicateIndex:
         await self._feedback_writes.submit((repo, document, vector))
 
     async def _write_feedback(self, writes: list[FeedbackWrite]) -> list[None]:
-        by_repo: dict[str, list[FeedbackWrite]] = {}
-        for write in writes:
-            by_repo.setdefault(write[0], []).append(write)
-        for repo, batch in by_repo.items():
-            await self.store.upsert(
-                repo, [document for _, document, _ in batch], np.vstack([v for *_, v in batch])
-            )
+        for repo, rows in _rows_by_repo(repo for repo, _, _ in writes).items():
+            documents = [writes[row][1] for row in rows]
+            await self.store.upsert(repo, documents, np.vstack([writes[row][2] for row in rows]))
         return [None] * len(writes)
 
     async def add_issue(
