@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.client import IterateSwarmBot, apply_endpoint_overrides
+from bot.diagnostics import install_dump_signals
 from bot.scheduler import ReviewScheduler
 from bot.services import Services, open_services
 from bot.settings import Settings
@@ -126,6 +127,7 @@ async def run_bot(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    install_dump_signals(loop)
     try:
         async with bot_running(settings, stop=stop) as runtime:
             if runtime.ready:

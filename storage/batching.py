@@ -64,8 +64,11 @@ class MicroBatcher(Generic[In, Out]):
             self._slots.release()
 
     async def _run(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
+        """Run one batch; every caller's future is settled, whatever happens."""
         try:
             results = await self._run_batch([value for value, _ in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"batch of {len(batch)} returned {len(results)} result(s)")
         except Exception as exc:
             if self._isolate_failures and len(batch) > 1:
                 for one in batch:
@@ -74,5 +77,9 @@ class MicroBatcher(Generic[In, Out]):
             for _, future in batch:
                 settle(future, error=exc)
             return
+        except BaseException as exc:  # cancelled: the callers must not wait forever
+            for _, future in batch:
+                settle(future, error=RuntimeError(f"batch interrupted: {exc!r}"))
+            raise
         for (_, future), result in zip(batch, results, strict=True):
             settle(future, result)

@@ -8,6 +8,7 @@ A chromadb server (`CHROMA_URL`) is reached over HTTP from the bot's own process
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -21,6 +22,7 @@ import time
 import weakref
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
@@ -40,6 +42,8 @@ MetadataValue = str | int | float | bool
 Matrix = npt.NDArray[np.float32]
 
 _COLLECTION_PREFIX = "is"
+#: Longest wait for one operation of the embedded database before its process is replaced.
+CALL_TIMEOUT_SECONDS = 120.0
 _SLUG_CHARS = 40
 
 
@@ -309,21 +313,78 @@ class WorkerProcess:
     The child is forked from a clean server process that has chromadb imported already
     (never from the bot itself, which runs model and database threads), ignores the
     terminal's signals, and exits when the store is closed or the bot's process is gone.
+    A call that gets no answer within `call_timeout` seconds raises `TimeoutError`, and the
+    child is replaced: a stuck database costs one failed call (retried by its caller), not
+    every search that would queue behind it.
     """
 
-    def __init__(self, path: str) -> None:
-        self._pool = ProcessPoolExecutor(
+    def __init__(self, path: str, *, call_timeout: float = CALL_TIMEOUT_SECONDS) -> None:
+        self._path = path
+        self.call_timeout = call_timeout
+        self._lock = threading.Lock()
+        self._pool = self._new_pool()
+        self._shutdown = weakref.finalize(self, self._shutdown_current)
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
             max_workers=1,
             mp_context=_worker_context(),
             initializer=_open_in_worker,
-            initargs=(path, os.getpid()),
+            initargs=(self._path, os.getpid()),
         )
-        self._shutdown = weakref.finalize(self, self._pool.shutdown, wait=True)
+
+    def _shutdown_current(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the child (empty before the first call)."""
+        return list(getattr(self._pool, "_processes", None) or {})
 
     def call(self, method: str, *args: Any) -> Any:
-        """Run it in the child and wait for the result."""
-        return self._pool.submit(_call_in_worker, method, args).result()
+        """Run it in the child and wait for the result (at most `call_timeout` seconds)."""
+        pool = self._pool
+        future = pool.submit(_call_in_worker, method, args)
+        try:
+            return future.result(timeout=self.call_timeout)
+        except FutureTimeout:
+            log.error(
+                "the vector database did not answer %s within %.0fs; restarting it",
+                method,
+                self.call_timeout,
+            )
+            self._replace(pool)
+            raise TimeoutError(f"vector database call {method!r} timed out") from None
+
+    def _replace(self, stuck: ProcessPoolExecutor) -> None:
+        """Kill the child of `stuck` and start a fresh one (once, however many callers)."""
+        with self._lock:
+            if self._pool is not stuck:
+                return
+            pids = self.pids
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            _wait_gone(pids, within=10.0)
+            stuck.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
 
     def close(self) -> None:
         """Stop the child after the operations already sent."""
         self._shutdown()
+
+
+def _wait_gone(pids: list[int], *, within: float) -> None:
+    """Wait until none of `pids` runs any more (they are not our children to reap)."""
+    deadline = time.monotonic() + within
+    for pid in pids:
+        while time.monotonic() < deadline and _running(pid):
+            time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError, ProcessLookupError):
+        return False

@@ -226,6 +226,26 @@ class BotProcess:
             process.kill()
         return await process.wait()
 
+    async def dump_state(self, *, within: float = 3.0) -> None:
+        """Have the process write its threads and tasks to the log (see `bot.diagnostics`).
+
+        SIGUSR1 goes through the event loop; if nothing is written within `within` seconds
+        the loop is stuck, and SIGUSR2 dumps the threads from the signal handler.
+        """
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        before = self.log_size()
+        process.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            if "asyncio task(s) waiting at" in self.log_text(since=before):
+                return
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGUSR2)
+        await asyncio.sleep(0.5)
+
     async def stop(self) -> None:
         """Terminate politely, kill if that does not work; never raises."""
         with contextlib.suppress(BotProcessError):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from storage.models import ItemStatus
-from tests.e2e.conftest import Deployment, complete, deployment
+from tests.e2e.harness import Deployment, complete, deployment
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 
 from bot.sandbox.discord import StoredMessage
 from storage.models import ItemStatus
-from tests.e2e.conftest import DETAILS, ISSUE_CREATE, Deployment, complete, embed_text
+from tests.e2e.harness import DETAILS, ISSUE_CREATE, Deployment, complete, embed_text
 
 pytestmark = pytest.mark.slow
 
@@ -214,3 +214,15 @@ async def test_malformed_interactions_do_not_break_the_bot(shared: Deployment) -
     )
     assert later.status == ItemStatus.AWAITING_REVIEW
     discord.assert_never_pinged()
+
+
+async def test_state_dump_on_sigusr1_leaves_the_bot_working(shared: Deployment) -> None:
+    before = shared.process.log_size()
+    await shared.process.dump_state()
+
+    dump = shared.process.log_text(since=before)
+    assert "asyncio task(s) waiting at" in dump
+    assert "most recent call first" in dump  # the threads' stacks
+    assert shared.process.alive
+    item, _ = await shared.report(complete("The search box loses focus after every keystroke."))
+    assert item.status == ItemStatus.AWAITING_REVIEW

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from storage.models import ItemStatus
-from tests.e2e.conftest import ISSUE_CREATE, Deployment, complete, deployment
+from tests.e2e.harness import ISSUE_CREATE, Deployment, complete, deployment
 
 pytestmark = pytest.mark.slow
 

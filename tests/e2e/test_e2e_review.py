@@ -6,7 +6,7 @@ import pytest
 
 from bot.sandbox.discord import EPHEMERAL_FLAG
 from storage.models import ItemStatus
-from tests.e2e.conftest import Deployment, complete, embed_text, field_value
+from tests.e2e.harness import Deployment, complete, embed_text, field_value
 
 pytestmark = pytest.mark.slow
 

@@ -77,3 +77,23 @@ async def test_a_second_batch_starts_while_the_first_runs_when_allowed() -> None
     release.set()
     assert await first == 1
     assert started == [[1], [2]]
+
+
+async def test_callers_never_wait_forever_on_a_wrong_sized_or_cancelled_batch() -> None:
+    async def drops_one(values: list[int]) -> list[int]:
+        return values[:-1]
+
+    short = MicroBatcher(drops_one)
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*(short.submit(v) for v in (1, 2)), return_exceptions=True), 5
+    )
+    assert all(isinstance(o, RuntimeError) and "returned 1" in str(o) for o in outcomes)
+
+    async def cancelled(values: list[int]) -> list[int]:
+        raise asyncio.CancelledError
+
+    interrupted = MicroBatcher(cancelled)
+    outcome = await asyncio.wait_for(
+        asyncio.gather(interrupted.submit(1), return_exceptions=True), 5
+    )
+    assert isinstance(outcome[0], RuntimeError) and "interrupted" in str(outcome[0])

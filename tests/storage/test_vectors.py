@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +16,7 @@ import httpx
 import numpy as np
 import pytest
 
+from storage.chroma import WorkerProcess
 from storage.embeddings import Embedder
 from storage.vectors import StoredDocument, VectorStore, collection_name, shared_embedder
 
@@ -209,3 +212,26 @@ def test_the_embedded_database_process_exits_when_its_owner_is_killed(tmp_path: 
     ):
         time.sleep(0.2)
     assert not alive
+
+
+def test_a_stuck_embedded_database_is_replaced_and_keeps_its_data(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    worker = WorkerProcess(str(tmp_path / "chroma"), call_timeout=3.0)
+    try:
+        worker.call("upsert", REPO, DOCS, embedder.encode([d.text for d in DOCS]))
+        [stuck] = worker.pids
+        os.kill(stuck, signal.SIGSTOP)  # alive, holding its database, answering nothing
+
+        with pytest.raises(TimeoutError, match="count"):
+            worker.call("count", REPO)
+
+        assert worker.call("count", REPO) == len(DOCS)
+        assert stuck not in worker.pids
+        assert not Path(f"/proc/{stuck}").exists() or "Z" in _state(stuck)
+    finally:
+        worker.close()
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
