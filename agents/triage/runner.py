@@ -153,7 +153,9 @@ class TriageRunner:
             config = self._config(item_id)
             snapshot = await self.graph.aget_state(config)
             if not snapshot.next:
-                if item.status != ItemStatus.RECEIVED:
+                # TRIAGING with the graph at rest: the process died after `normalise` moved
+                # the item but before the run's first checkpoint was written; start again.
+                if item.status not in (ItemStatus.RECEIVED, ItemStatus.TRIAGING):
                     return
                 start = InputState(
                     item_id=item_id,

@@ -174,6 +174,26 @@ async def test_item_pauses_for_review_and_files_once_after_restart(
         assert (item_id, "filed") in h.notifier.events
 
 
+async def test_kill_before_the_first_checkpoint_triages_the_item_from_the_start(
+    db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
+) -> None:
+    async with harness(db_url, tmp_path, embedder, github) as h:
+        item_id = await _new_item(h)
+        # What a process leaves when it dies after `normalise` moved the item and before the
+        # run's first checkpoint reached the database: the item in triage, no checkpoint.
+        moved = await h.items.transition(
+            item_id=item_id, to=ItemStatus.TRIAGING, actor="graph", expected=[ItemStatus.RECEIVED]
+        )
+        assert moved is not None
+
+    async with harness(db_url, tmp_path, embedder, github) as h:
+        assert await h.runner.resume_pending() == 1
+        await h.runner.drain(grace_seconds=30)
+        item = await h.items.get(item_id)
+        assert item is not None and item.status == ItemStatus.AWAITING_REVIEW
+        assert (item_id, "awaiting_review") in h.notifier.events
+
+
 async def test_crash_while_filing_finds_the_issue_instead_of_creating_another(
     db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
 ) -> None:
