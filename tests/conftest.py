@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +16,18 @@ from storage.embeddings import Embedder
 PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _bot_logging_left_behind() -> Iterator[None]:
+    """Remove the log handler a test installed through the CLI (its stderr closes with it)."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in list(root.handlers):
+        if getattr(handler, "_iterateswarm", False):
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 async def _pg_admin() -> object:
