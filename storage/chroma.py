@@ -43,7 +43,7 @@ Matrix = npt.NDArray[np.float32]
 
 _COLLECTION_PREFIX = "is"
 #: Longest wait for one operation of the embedded database before its process is replaced.
-CALL_TIMEOUT_SECONDS = 120.0
+CALL_TIMEOUT_SECONDS = 30.0
 _SLUG_CHARS = 40
 
 
