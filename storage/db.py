@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -23,6 +24,10 @@ from sqlalchemy.ext.asyncio import (
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "alembic"
+
+T = TypeVar("T")
+#: A unit of work over one connection, run inside one transaction.
+Work = Callable[[Connection], T]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -46,6 +51,42 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
+class _SqliteThreads:
+    """A synchronous engine on the same SQLite file, driven from two worker threads.
+
+    aiosqlite hops to its thread for every cursor call (three or four per statement);
+    here a whole transaction is one hop: writes on one thread, reads on another.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = create_engine(
+            make_url(url).set(drivername="sqlite"),
+            connect_args={"timeout": 30, "check_same_thread": False},
+        )
+        event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
+
+    def _write(self, work: Work[T]) -> T:
+        with self.engine.begin() as conn:
+            return work(conn)
+
+    def _read(self, work: Work[T]) -> T:
+        with self.engine.connect() as conn:
+            return work(conn)
+
+    async def write(self, work: Work[T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, self._write, work)
+
+    async def read(self, work: Work[T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._reader, self._read, work)
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
+        self.engine.dispose()
+
+
 class Database:
     """Owns the engine and hands out sessions and write transactions."""
 
@@ -56,6 +97,7 @@ class Database:
         # SQLite has one writer at a time. Queueing this process's writers here, instead of
         # letting them collide on the file lock, spares them SQLite's sleeping busy handler.
         self._write_lock = asyncio.Lock() if self.backend == "sqlite" else None
+        self._threads = _SqliteThreads(url) if self.backend == "sqlite" else None
 
     def _writer_turn(self) -> contextlib.AbstractAsyncContextManager[Any]:
         """This process's turn to write (SQLite), or no wait at all (PostgreSQL)."""
@@ -72,6 +114,25 @@ class Database:
         """A Core connection inside one write transaction (no ORM session on hot paths)."""
         async with self._writer_turn(), self.engine.begin() as conn:
             yield conn
+
+    async def write(self, work: Work[T]) -> T:
+        """Run `work` in one write transaction, committed when it returns.
+
+        For hot paths: on SQLite the whole transaction is one call on the writer thread; on
+        PostgreSQL it runs through the async driver.
+        """
+        async with self._writer_turn():
+            if self._threads is not None:
+                return await self._threads.write(work)
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(work)
+
+    async def read(self, work: Work[T]) -> T:
+        """Run `work` on a connection that writes nothing (one call on SQLite's reader thread)."""
+        if self._threads is not None:
+            return await self._threads.read(work)
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(work)
 
     @property
     def backend(self) -> str:
@@ -90,6 +151,8 @@ class Database:
 
     async def close(self) -> None:
         """Close every pooled connection."""
+        if self._threads is not None:
+            await asyncio.to_thread(self._threads.close)
         await self.engine.dispose()
 
 

@@ -7,9 +7,9 @@ import logging
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.batching import MicroBatcher
@@ -56,6 +56,56 @@ def _sources_for(to: ItemStatus) -> frozenset[ItemStatus]:
     return frozenset(s for s, targets in TRANSITIONS.items() if to in targets)
 
 
+#: `_move` found the status changed between its read and its conditional update.
+_RACED = object()
+
+
+def _move(
+    conn: Connection,
+    *,
+    item_id: int,
+    to: ItemStatus,
+    sources: frozenset[ItemStatus],
+    actor: str,
+    details: dict[str, Any] | None,
+    fields: dict[str, Any],
+) -> Any:
+    """One compare-and-set attempt with its audit row: the moved item, None, or `_RACED`.
+
+    With a single allowed source status the conditional update alone decides; otherwise
+    the status is read (and locked, on PostgreSQL) first, to record where the move came from.
+    """
+    observed: str | None
+    if len(sources) == 1:
+        (observed,) = sources
+    else:
+        observed = conn.execute(
+            select(_ITEMS.c.status).where(_ITEMS.c.id == item_id).with_for_update()
+        ).scalar_one_or_none()
+        if observed is None or ItemStatus(observed) not in sources:
+            return None
+    moved = conn.execute(
+        update(_ITEMS)
+        .where(_ITEMS.c.id == item_id, _ITEMS.c.status == observed)
+        .values(status=to, updated_at=utcnow(), **fields)
+        .returning(*_ITEM_COLUMNS)
+    ).one_or_none()
+    if moved is None:
+        return None if len(sources) == 1 else _RACED
+    conn.execute(
+        insert(AuditEvent).values(
+            item_id=item_id,
+            at=utcnow(),
+            actor=actor,
+            action="transition",
+            from_status=observed,
+            to_status=to,
+            details=details,
+        )
+    )
+    return _item(moved)
+
+
 class ItemRepository:
     """Create, read and move feedback items; every move is a compare-and-set plus an audit row."""
 
@@ -68,8 +118,7 @@ class ItemRepository:
         )
 
     async def _insert_events(self, rows: list[dict[str, Any]]) -> list[None]:
-        async with self.db.begin() as conn:
-            await conn.execute(insert(AuditEvent), rows)
+        await self.db.write(lambda conn: conn.execute(insert(AuditEvent), rows))
         return [None] * len(rows)
 
     def _insert(self) -> Any:
@@ -120,9 +169,8 @@ class ItemRepository:
         """The item with this id, or None (also for ids no row can have, e.g. from a button)."""
         if not 0 < item_id <= MAX_ITEM_ID:
             return None
-        async with self.db.engine.connect() as conn:
-            stmt = select(*_ITEM_COLUMNS).where(_ITEMS.c.id == item_id)
-            row = (await conn.execute(stmt)).one_or_none()
+        stmt = select(*_ITEM_COLUMNS).where(_ITEMS.c.id == item_id)
+        row = await self.db.read(lambda conn: conn.execute(stmt).one_or_none())
         return None if row is None else _item(row)
 
     async def get_by_source(self, source_key: str) -> FeedbackItem | None:
@@ -143,9 +191,9 @@ class ItemRepository:
     ) -> FeedbackItem | None:
         """Move the item to `to` if its current status allows it; None if it does not.
 
-        The status is read (and locked, on PostgreSQL) and moved in one transaction, and
-        the update is conditional on the status read, so of two racing callers exactly one
-        wins; the audit row is written in the same transaction.
+        The update is conditional on the status it moves from (read and locked first, on
+        PostgreSQL, when several are allowed), so of two racing callers exactly one wins; the
+        audit row is written in the same transaction.
         """
         sources = _sources_for(to)
         if not sources:
@@ -155,37 +203,19 @@ class ItemRepository:
         if not 0 < item_id <= MAX_ITEM_ID:
             return None
         for _ in range(_MAX_CAS_ATTEMPTS):
-            async with self.db.begin() as conn:
-                observed = (
-                    await conn.execute(
-                        select(_ITEMS.c.status).where(_ITEMS.c.id == item_id).with_for_update()
-                    )
-                ).scalar_one_or_none()
-                if observed is None or ItemStatus(observed) not in sources:
-                    return None
-                values = {"status": to, "updated_at": utcnow(), **fields}
-                moved = (
-                    await conn.execute(
-                        update(_ITEMS)
-                        .where(_ITEMS.c.id == item_id, _ITEMS.c.status == observed)
-                        .values(**values)
-                        .returning(*_ITEM_COLUMNS)
-                    )
-                ).one_or_none()
-                if moved is None:
-                    continue
-                await conn.execute(
-                    insert(AuditEvent).values(
-                        item_id=item_id,
-                        at=utcnow(),
-                        actor=actor,
-                        action="transition",
-                        from_status=observed,
-                        to_status=to,
-                        details=details,
-                    )
+            outcome = await self.db.write(
+                lambda conn: _move(
+                    conn,
+                    item_id=item_id,
+                    to=to,
+                    sources=sources,
+                    actor=actor,
+                    details=details,
+                    fields=fields,
                 )
-            return _item(moved)
+            )
+            if outcome is not _RACED:
+                return cast("FeedbackItem | None", outcome)
         return None
 
     async def update_fields(self, *, item_id: int, **fields: Any) -> FeedbackItem | None:
@@ -194,15 +224,13 @@ class ItemRepository:
             raise ValueError("use transition() to change the status")
         if not 0 < item_id <= MAX_ITEM_ID:
             return None
-        async with self.db.begin() as conn:
-            row = (
-                await conn.execute(
-                    update(_ITEMS)
-                    .where(_ITEMS.c.id == item_id)
-                    .values(updated_at=utcnow(), **fields)
-                    .returning(*_ITEM_COLUMNS)
-                )
-            ).one_or_none()
+        stmt = (
+            update(_ITEMS)
+            .where(_ITEMS.c.id == item_id)
+            .values(updated_at=utcnow(), **fields)
+            .returning(*_ITEM_COLUMNS)
+        )
+        row = await self.db.write(lambda conn: conn.execute(stmt).one_or_none())
         return None if row is None else _item(row)
 
     async def record_event(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 import zlib
 from collections import Counter
@@ -45,7 +47,7 @@ def _bucket(gram: str) -> int:
 
 
 def _sublinear(counts: Counter[int], offset: int) -> dict[int, float]:
-    return {offset + bucket: 1.0 + float(np.log(count)) for bucket, count in counts.items()}
+    return {offset + bucket: 1.0 + math.log(count) for bucket, count in counts.items()}
 
 
 def hashed_counts(text: str) -> tuple[dict[int, float], dict[int, float]]:
@@ -70,11 +72,23 @@ def hashed_counts(text: str) -> tuple[dict[int, float], dict[int, float]]:
         word_counts.update(_bucket(TITLE_PREFIX + w) for w in _TOKEN.findall(first_line))
     char_counts: Counter[int] = Counter()
     for word, count in Counter(cleaned.split()).items():
-        padded = f" {word} "
-        for n in CHAR_NGRAMS:
-            for start in range(max(len(padded) - n + 1, 0)):
-                char_counts[_bucket(padded[start : start + n])] += count
+        for bucket in _char_buckets(word):
+            char_counts[bucket] += count
     return _sublinear(word_counts, 0), _sublinear(char_counts, BLOCK_BUCKETS)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _char_buckets(word: str) -> tuple[int, ...]:
+    """Buckets of the character n-grams of `word` padded with a space on both sides.
+
+    Cached: words repeat across texts, and hashing their n-grams is most of the cost.
+    """
+    padded = f" {word} "
+    return tuple(
+        _bucket(padded[start : start + n])
+        for n in CHAR_NGRAMS
+        for start in range(max(len(padded) - n + 1, 0))
+    )
 
 
 def count_rows(texts: list[str]) -> CsrParts:

@@ -100,6 +100,36 @@ async def test_racing_transitions_exactly_one_wins(database: Database) -> None:
     assert len(decisions) == 1
 
 
+async def test_a_move_from_one_expected_status_has_one_winner_across_processes(
+    database: Database,
+) -> None:
+    """Two `Database` objects stand for two bot processes sharing the database."""
+    other = Database(database.url)
+    try:
+        repos = [ItemRepository(database), ItemRepository(other)]
+        item, _ = await repos[0].create(item=_item(), actor="d")
+        assert item.id is not None
+        results = await asyncio.gather(
+            *(
+                repos[i % 2].transition(
+                    item_id=item.id,
+                    to=ItemStatus.TRIAGING,
+                    actor=f"g{i}",
+                    expected=[ItemStatus.RECEIVED],
+                    kind="bug",
+                )
+                for i in range(20)
+            )
+        )
+    finally:
+        await other.close()
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    assert winners[0].status == ItemStatus.TRIAGING and winners[0].kind == "bug"
+    moves = [e for e in await repos[0].events(item.id) if e.to_status == ItemStatus.TRIAGING]
+    assert [e.from_status for e in moves] == [ItemStatus.RECEIVED]
+
+
 async def test_counts_and_listing(database: Database) -> None:
     repo = ItemRepository(database)
     for n in range(3):
