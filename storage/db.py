@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from storage.worker_thread import WorkerThread
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,8 @@ class _SqliteThreads:
             connect_args={"timeout": 30, "check_same_thread": False},
         )
         event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
+        self._writer = WorkerThread("sqlite-writer")
+        self._reader = WorkerThread("sqlite-reader")
 
     def _write(self, work: Work[T]) -> T:
         with self.engine.begin() as conn:
@@ -76,14 +77,14 @@ class _SqliteThreads:
             return work(conn)
 
     async def write(self, work: Work[T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._writer, self._write, work)
+        return await self._writer.call(self._write, work)
 
     async def read(self, work: Work[T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._reader, self._read, work)
+        return await self._reader.call(self._read, work)
 
     def close(self) -> None:
-        self._writer.shutdown(wait=True)
-        self._reader.shutdown(wait=True)
+        self._writer.close()
+        self._reader.close()
         self.engine.dispose()
 
 

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from storage.batching import MicroBatcher
 from storage.futures import settle
+from storage.scripted import SentenceForward, scripted_forward
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -88,7 +89,8 @@ class Embedder:
     bot uses: concurrent callers are gathered into one batch, so the event loop never runs
     the model. Inference runs on one single-threaded worker per CPU, each taking whole
     forward passes: unlike one pass spread over every CPU, a pass never waits for a CPU
-    that the bot's own work (or another process) holds at that moment.
+    that the bot's own work (or another process) holds at that moment. The transformer runs
+    traced (`storage.scripted`), so a pass does not queue for the GIL either.
     """
 
     def __init__(
@@ -98,10 +100,15 @@ class Embedder:
         batch_size: int = DEFAULT_BATCH_SIZE,
         cache_size: int = 4096,
         workers: int | None = None,
+        scripted: bool = True,
     ) -> None:
         self._model = model
         self._model_lock = threading.Lock()
         self._tokenize_lock = threading.Lock()  # a fast tokenizer is not safe across threads
+        self._script_lock = threading.Lock()
+        self._script_wanted = scripted
+        self._script_done = False
+        self._scripted: SentenceForward | None = None
         self.batch_size = batch_size
         self._cache: OrderedDict[str, Vector] = OrderedDict()
         self._cache_size = cache_size
@@ -128,6 +135,21 @@ class Embedder:
                     self._ready.set()
         return self._model
 
+    def _sentence_forward(self) -> SentenceForward | None:
+        """The traced forward pass (built once, after the model loads), or None to run eagerly."""
+        model = self.model
+        if not self._script_done:
+            with self._script_lock, self._tokenize_lock:
+                if not self._script_done:
+                    self._scripted = scripted_forward(model) if self._script_wanted else None
+                    self._script_done = True
+        return self._scripted
+
+    @property
+    def scripted(self) -> bool:
+        """True when forward passes run through the traced transformer (see `storage.scripted`)."""
+        return self._sentence_forward() is not None
+
     @property
     def loaded(self) -> bool:
         """True once the model is in memory."""
@@ -146,7 +168,7 @@ class Embedder:
 
         def load_in_thread() -> None:
             try:
-                _ = self.model
+                self._sentence_forward()
             except BaseException as exc:  # reported to the awaiting coroutine
                 loop.call_soon_threadsafe(settle, done, None, exc)
             else:
@@ -202,10 +224,14 @@ class Embedder:
         import torch
 
         model = self.model
+        scripted = self._sentence_forward()
         with self._tokenize_lock:
             features = model.preprocess(texts)
         with torch.inference_mode():
-            embeddings = model(dict(features))["sentence_embedding"]
+            if scripted is not None:
+                embeddings = scripted(dict(features))
+            else:
+                embeddings = model(dict(features))["sentence_embedding"]
             embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=1)
         vectors: npt.NDArray[np.float32] = embeddings.float().numpy()
         return vectors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -52,6 +53,7 @@ def clean_text(text: str) -> str:
     return "\n".join(line.strip() for line in text.strip().splitlines())
 
 
+@functools.lru_cache(maxsize=1024)
 def embedding_text(text: str) -> str:
     """The cleaned, length-capped form of `text` that the classifier embeds.
 
@@ -59,7 +61,8 @@ def embedding_text(text: str) -> str:
         text: Raw feedback or issue text.
 
     Returns:
-        Cleaned text of at most `MAX_EMBED_CHARS` characters, on one line.
+        Cleaned text of at most `MAX_EMBED_CHARS` characters, on one line (cached: the
+        classifier, the duplicate query and the index write each ask for it).
     """
     cleaned = clean_text(text).replace("\n", " ")
     return _SPACES.sub(" ", cleaned)[:MAX_EMBED_CHARS].strip()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +21,8 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.sqlite import SqliteSaver
 from sqlalchemy.engine import make_url
 
+from storage.worker_thread import WorkerThread
+
 T = TypeVar("T")
 
 
@@ -36,11 +36,10 @@ class ThreadedSqliteSaver(SqliteSaver):
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         super().__init__(conn)
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoints")
+        self._thread = WorkerThread("checkpoints")
 
     async def _call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, functools.partial(func, *args, **kwargs))
+        return await self._thread.call(func, *args, **kwargs)
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """`get_tuple` on the saver's thread."""
@@ -93,7 +92,7 @@ class ThreadedSqliteSaver(SqliteSaver):
 
     def close(self) -> None:
         """Finish queued calls, stop the thread and close the connection."""
-        self._thread.shutdown(wait=True)
+        self._thread.close()
         self.conn.close()
 
 

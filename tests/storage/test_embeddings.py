@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from storage.embeddings import MODEL_BATCH_SIZE, Embedder, forward_passes
+from storage.scripted import scripted_forward
 
 TEXTS = [
     "app crashes when i open settings since the update",
@@ -31,11 +32,29 @@ def fresh(embedder: Embedder) -> Iterator[Embedder]:
 def test_vectors_match_the_models_own_encode(fresh: Embedder) -> None:
     texts = TEXTS * 10 + [f"message number {n}" for n in range(40)]
     expected = fresh.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert fresh.scripted, "the transformer should run traced"
     got = fresh.encode(texts)
     assert got.shape == (len(texts), 384) and got.dtype == np.float32
     np.testing.assert_allclose(got, expected, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     assert fresh.encode([]).shape == (0, 384)
+
+
+def test_the_eager_model_gives_the_same_vectors(fresh: Embedder) -> None:
+    eager = Embedder(fresh.model, workers=1, scripted=False)
+    try:
+        assert not eager.scripted
+        np.testing.assert_allclose(eager.encode(TEXTS), fresh.encode(TEXTS), atol=1e-5)
+    finally:
+        eager.close()
+
+
+def test_a_model_that_cannot_be_traced_runs_eagerly(caplog: pytest.LogCaptureFixture) -> None:
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Pooling
+
+    assert scripted_forward(SentenceTransformer(modules=[Pooling(384)], device="cpu")) is None
+    assert "runs eagerly" in caplog.text
 
 
 def test_passes_are_length_sorted_small_and_spread_over_the_workers() -> None:
