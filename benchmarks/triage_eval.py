@@ -27,6 +27,9 @@ from agents.engines.training import (  # noqa: E402
 from storage.embeddings import Embedder  # noqa: E402
 
 SHORT_FEEDBACK = "short_feedback_dev.jsonl"
+#: 100 of its bug/feature messages (`random.Random(11).sample`), labelled again by reading
+#: each message alone: is existing behaviour broken (bug) or is something new asked (feature)?
+REREAD = Path(__file__).with_name("data") / "short_feedback_reread.jsonl"
 
 
 def _report(title: str, truth: np.ndarray, predicted: np.ndarray, labels: list[int]) -> float:
@@ -95,6 +98,36 @@ def short_feedback(engine: OfflineEngine, path: Path) -> None:
     print(
         f"\n(c) praise messages marked actionable=false: {np.mean(~actionable[praise]):.1%} "
         f"of {praise.sum()} (aim > 50%)"
+    )
+    verdict_by_id = {r["id"]: v.kind for r, v in zip(records, verdicts, strict=True)}
+    label_by_id = {r["id"]: r["label"] for r in records}
+    reread_sample(verdict_by_id, label_by_id, REREAD)
+
+
+def reread_sample(verdicts: dict[str, str], labels: dict[str, str], path: Path) -> None:
+    """Score the same verdicts against a second reading of a random sample's labels."""
+    from sklearn.metrics import f1_score
+
+    reread = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    ids = [row["id"] for row in reread]
+    second = [row["label"] for row in reread]
+    first = [labels[i] for i in ids]
+    predicted = [verdicts[i] for i in ids]
+
+    def macro(truth: list[str]) -> float:
+        return float(
+            f1_score(truth, predicted, labels=["bug", "feature"], average="macro", zero_division=0)
+        )
+
+    pairs = list(zip(first, second, strict=True))
+    agree = np.mean([a == b for a, b in pairs])
+    feature_read_as_bug = sum(a == "feature" and b == "bug" for a, b in pairs)
+    print(
+        f"\n(d) label noise: {len(ids)} random bug/feature messages of (b), labelled again by "
+        f"reading each alone\n  the two labellings agree on {agree:.0%}; "
+        f"{feature_read_as_bug} labelled `feature` read as bug reports\n"
+        f"  bug/feature macro-F1 on this sample: {macro(first):.3f} against the file's labels, "
+        f"{macro(second):.3f} against the second reading"
     )
 
 
