@@ -1,4 +1,4 @@
-"""Hashed TF-IDF features (word 1-2grams, title words, character 3-5grams), numpy only."""
+"""Hashed TF-IDF features (word 1-2grams; title, code and template words; char 3-5grams)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from itertools import pairwise
 import numpy as np
 import numpy.typing as npt
 
-from agents.engines.text_prep import clean_text
+from agents.engines.text_prep import clean_text, dropped_markup
 
 #: Hash buckets per block; word n-grams fill the first block, character n-grams the second.
 BLOCK_BUCKETS = 1 << 17
@@ -25,6 +25,10 @@ _TOKEN = re.compile(
 )
 #: Prefix of the words of a multi-line text's first line (an issue's title).
 TITLE_PREFIX = "t:"
+#: Prefixes of the words of fenced code and of HTML comments (which `clean_text` drops).
+CODE_PREFIX = "c:"
+COMMENT_PREFIX = "h:"
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_']{1,24}")
 
 CsrParts = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]
 
@@ -53,8 +57,9 @@ def _sublinear(counts: Counter[int], offset: int) -> dict[int, float]:
 def hashed_counts(text: str) -> tuple[dict[int, float], dict[int, float]]:
     """Sublinear term frequencies of the word block and the character block.
 
-    Words, word bigrams and (for multi-line texts) the first line's words marked as title
-    words hash into `[0, BLOCK_BUCKETS)`; character 3-5grams of each whitespace-separated
+    Words, word bigrams, (for multi-line texts) the first line's words marked as title
+    words, and the words of fenced code and HTML comments, each marked as such, hash into
+    `[0, BLOCK_BUCKETS)`; character 3-5grams of each whitespace-separated
     token, padded with a space on both sides, hash into `[BLOCK_BUCKETS, BUCKETS)`.
 
     Args:
@@ -70,6 +75,9 @@ def hashed_counts(text: str) -> tuple[dict[int, float], dict[int, float]]:
     first_line, newline, _ = cleaned.partition("\n")
     if newline:
         word_counts.update(_bucket(TITLE_PREFIX + w) for w in _TOKEN.findall(first_line))
+    code, comments = dropped_markup(text[:_MAX_CHARS].lower())
+    word_counts.update(_bucket(CODE_PREFIX + w) for w in _IDENTIFIER.findall(code))
+    word_counts.update(_bucket(COMMENT_PREFIX + w) for w in _IDENTIFIER.findall(comments))
     char_counts: Counter[int] = Counter()
     for word, count in Counter(cleaned.split()).items():
         for bucket in _char_buckets(word):

@@ -6,8 +6,8 @@ import functools
 import re
 import unicodedata
 
-_FENCED_CODE = re.compile(r"```.*?(```|$)", re.DOTALL)
-_HTML_COMMENT = re.compile(r"<!--.*?(-->|$)", re.DOTALL)
+_FENCED_CODE = re.compile(r"```(.*?)(```|$)", re.DOTALL)
+_HTML_COMMENT = re.compile(r"<!--(.*?)(-->|$)", re.DOTALL)
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^>]{0,200}>")
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
@@ -51,6 +51,25 @@ def clean_text(text: str) -> str:
     text = _SPACES.sub(" ", text)
     text = _BLANK_LINES.sub("\n\n", text)
     return "\n".join(line.strip() for line in text.strip().splitlines())
+
+
+def dropped_markup(text: str) -> tuple[str, str]:
+    """What `clean_text` drops as markup: the code of fenced blocks and the HTML comments.
+
+    Both still tell something about an issue: a stack trace or a snippet in the code, and
+    which issue template was used in the comments that templates leave behind.
+
+    Args:
+        text: Raw feedback or issue text.
+
+    Returns:
+        `(code, comments)`, each the contents of its blocks joined by newlines.
+    """
+    comments = "\n".join(match.group(1) for match in _HTML_COMMENT.finditer(text))
+    code = "\n".join(
+        match.group(1) for match in _FENCED_CODE.finditer(_HTML_COMMENT.sub(" ", text))
+    )
+    return code, comments
 
 
 @functools.lru_cache(maxsize=1024)

@@ -37,8 +37,8 @@ class TrainingConfig:
 
     long_embedding_c: float = 2.0
     embedding_c: float = 1.0
-    lexical_c: float = 10.0
-    lexical_mix: float = 0.6
+    lexical_c: float = 20.0
+    lexical_mix: float = 0.65
     prototype_weight: float = 10.0
     top_k: int = 5
     sim_scale: float = 5.0

@@ -11,6 +11,9 @@ import numpy as np
 from agents.engines.lexical import (
     BLOCK_BUCKETS,
     BUCKETS,
+    CODE_PREFIX,
+    COMMENT_PREFIX,
+    _bucket,
     count_rows,
     document_frequency_idf,
     hashed_counts,
@@ -64,3 +67,17 @@ def test_rare_terms_weigh_more() -> None:
     (crash_bucket,) = [b for b in hashed_counts("crash")[0]]
     (dark_bucket,) = [b for b in hashed_counts("dark")[0]]
     assert idf[dark_bucket] > idf[crash_bucket]
+
+
+def test_code_and_template_comments_count_as_their_own_words() -> None:
+    issue = (
+        "Editor freezes\n\n<!-- Describe the bug -->\nIt hangs.\n\n"
+        "```\nTraceback (most recent call last):\n  ValueError\n```"
+    )
+    prose = "Editor freezes\n\nIt hangs."
+    words, _ = hashed_counts(issue)
+    prose_words, _ = hashed_counts(prose)
+    assert _bucket(CODE_PREFIX + "traceback") in words
+    assert _bucket(COMMENT_PREFIX + "bug") in words
+    assert _bucket("traceback") not in words  # code is not read as prose
+    assert set(prose_words) < set(words)
