@@ -14,15 +14,14 @@ from pydantic import ValidationError
 from agents.triage.state import Decision
 from bot.notify import sync_listeners
 from cogs._checks import is_maintainer
+from cogs._modals import modal_custom_id, submitted_values
 from cogs.approvals._notify import ReviewNotifier
 from cogs.approvals._updates import IssueUpdateNotifier
 from cogs.approvals._views import (
     CUSTOM_ID_PREFIX,
     MODAL_ACTIONS,
-    DuplicateModal,
-    EditModal,
-    RejectModal,
     ReviewButton,
+    decision_modal,
     parse_custom_id,
 )
 from storage.models import FeedbackItem, ItemStatus
@@ -138,22 +137,23 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
         if item is None:
             await _reply(interaction, problem or UNKNOWN_ITEM)
             return
-        if action == "reject":
-            await interaction.response.send_modal(
-                RejectModal(item_id=item_id, submit=self.on_modal)
-            )
-        elif action == "edit":
-            await interaction.response.send_modal(EditModal(item=item, submit=self.on_modal))
-        elif action == "duplicate":
-            await interaction.response.send_modal(DuplicateModal(item=item, submit=self.on_modal))
+        if action in MODAL_ACTIONS:
+            await interaction.response.send_modal(decision_modal(action, item))
         else:
             await self._decide(interaction, item_id, {"action": action})
 
-    async def on_modal(
-        self, interaction: discord.Interaction, item_id: int, action: str, values: dict[str, Any]
-    ) -> None:
+    async def on_modal(self, interaction: discord.Interaction, action: str, item_id: int) -> None:
         """A submitted review modal: acknowledge, check again, decide."""
         await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            await self._modal_decision(interaction, action, item_id)
+        except Exception:
+            log.exception("review modal %s for item %s failed", action, item_id)
+            await _reply(interaction, "Something went wrong while applying that; please try again.")
+
+    async def _modal_decision(
+        self, interaction: discord.Interaction, action: str, item_id: int
+    ) -> None:
         if interaction.guild_id is None:
             await _reply(interaction, UNKNOWN_ITEM)
             return
@@ -161,6 +161,11 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
         if not is_maintainer(interaction, settings):
             await _reply(interaction, NOT_A_MAINTAINER)
             return
+        item = await self.services.items.get(item_id)
+        if item is None or item.guild_id != interaction.guild_id:
+            await _reply(interaction, UNKNOWN_ITEM)
+            return
+        values = decision_modal(action, item).values(submitted_values(interaction))
         if action == "duplicate" and values.get("issue_number") is None:
             await _reply(interaction, "Give the issue number as digits, for example 42.")
             return
@@ -200,7 +205,13 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        """Answer clicks on review buttons the message no longer carries (stale clients)."""
+        """Answer review modal submits, and clicks on buttons the message no longer carries."""
+        modal_id = modal_custom_id(interaction)
+        if modal_id is not None:
+            action, item_id = parse_custom_id(modal_id)
+            if action in MODAL_ACTIONS and item_id is not None:
+                await self.on_modal(interaction, action, item_id)
+            return
         if interaction.type is not discord.InteractionType.component:
             return
         data: Any = interaction.data or {}

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import discord
 
 from agents.text import truncate
+from cogs._modals import text_value
 from cogs.approvals._embeds import best_candidate_number, spec_text
 from storage.models import FeedbackItem, ItemStatus
 
@@ -32,16 +33,13 @@ _ID_PART = re.compile(r"^(?P<action>[a-z]+):(?P<item_id>\d{1,19})$")
 
 
 class ReviewHandler(Protocol):
-    """What the buttons and modals call (implemented by the approvals cog)."""
+    """What the buttons call (implemented by the approvals cog)."""
 
     async def on_button(
         self, interaction: discord.Interaction, action: str | None, item_id: int | None
     ) -> None:
         """A review button was clicked; `action`/`item_id` are None for unreadable ids."""
         ...
-
-
-ModalSubmit = Callable[[discord.Interaction, int, str, dict[str, Any]], Awaitable[None]]
 
 
 def custom_id_for(action: str, item_id: int) -> str:
@@ -126,33 +124,27 @@ def review_view(item: FeedbackItem) -> discord.ui.View | None:
 
 
 class _DecisionModal(discord.ui.Modal):
-    """Base for the review modals: forwards the values to the cog, reports failures."""
+    """Base for the review modals. Submits are handled by the cog from the interaction alone
+    (`cogs._modals`): the custom_id says which action on which item, so a submit after a
+    restart, or before discord.py has stored the modal, is answered like any other.
+    """
 
     action: str
 
-    def __init__(self, *, title: str, item_id: int, submit: ModalSubmit) -> None:
-        super().__init__(title=title, timeout=MODAL_TIMEOUT_SECONDS)
+    def __init__(self, *, title: str, item_id: int) -> None:
+        super().__init__(
+            title=title,
+            timeout=MODAL_TIMEOUT_SECONDS,
+            custom_id=custom_id_for(self.action, item_id),
+        )
         self.item_id = item_id
-        self._submit = submit
 
-    def values(self) -> dict[str, Any]:
-        """The submitted inputs."""
+    def values(self, submitted: Mapping[str, str | list[str]]) -> dict[str, Any]:
+        """The decision's fields from the submitted inputs."""
         raise NotImplementedError
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        """Pass the values on; the cog acknowledges and decides."""
-        await self._submit(interaction, self.item_id, self.action, self.values())
-
-    async def on_error(  # type: ignore[override]
-        self, interaction: discord.Interaction, error: Exception, /
-    ) -> None:
-        """Log and tell the maintainer, whatever state the response is in."""
-        log.exception("review modal %s for item %s failed", self.action, self.item_id)
-        message = "Something went wrong while applying that; please try again."
-        if interaction.response.is_done():
-            await interaction.followup.send(message, ephemeral=True)
-        else:
-            await interaction.response.send_message(message, ephemeral=True)
+        """Nothing here: the approvals cog answers every review modal submit."""
 
 
 class RejectModal(_DecisionModal):
@@ -160,8 +152,8 @@ class RejectModal(_DecisionModal):
 
     action = "reject"
 
-    def __init__(self, *, item_id: int, submit: ModalSubmit) -> None:
-        super().__init__(title=f"Reject feedback #{item_id}", item_id=item_id, submit=submit)
+    def __init__(self, *, item_id: int) -> None:
+        super().__init__(title=f"Reject feedback #{item_id}", item_id=item_id)
         self.reason: discord.ui.TextInput[Any] = discord.ui.TextInput(
             label="Reason (optional, shown to the reporter)",
             style=discord.TextStyle.paragraph,
@@ -171,9 +163,9 @@ class RejectModal(_DecisionModal):
         )
         self.add_item(self.reason)
 
-    def values(self) -> dict[str, Any]:
+    def values(self, submitted: Mapping[str, str | list[str]]) -> dict[str, Any]:
         """`reason`, None when left empty."""
-        return {"reason": self.reason.value.strip() or None}
+        return {"reason": text_value(submitted, "reason").strip() or None}
 
 
 class EditModal(_DecisionModal):
@@ -181,9 +173,9 @@ class EditModal(_DecisionModal):
 
     action = "edit"
 
-    def __init__(self, *, item: FeedbackItem, submit: ModalSubmit) -> None:
+    def __init__(self, *, item: FeedbackItem) -> None:
         assert item.id is not None
-        super().__init__(title=f"Edit feedback #{item.id}", item_id=item.id, submit=submit)
+        super().__init__(title=f"Edit feedback #{item.id}", item_id=item.id)
         spec = item.spec or {}
         self.original_title = truncate(str(spec.get("title") or ""), 256)
         self.original_body = truncate(spec_text(spec), TEXT_INPUT_LIMIT)
@@ -229,20 +221,25 @@ class EditModal(_DecisionModal):
         for field in (self.issue_title, self.body, self.labels, self.kind, self.severity):
             self.add_item(field)
 
-    def values(self) -> dict[str, Any]:
-        """Only what changed: untouched inputs are left out so the structured draft survives."""
+    def values(self, submitted: Mapping[str, str | list[str]]) -> dict[str, Any]:
+        """Only what changed: untouched inputs are left out so the structured draft survives.
+
+        An input missing from the submit counts as untouched.
+        """
         changed: dict[str, Any] = {}
-        title = self.issue_title.value.strip()
+        title = text_value(submitted, "title").strip()
         if title and title != self.original_title:
             changed["title"] = title
-        body = self.body.value.strip()
-        if body != self.original_body.strip():
-            changed["body"] = body
-        labels = self.labels.value.strip()
-        if labels != self.original_labels:
-            changed["labels"] = [part.strip() for part in labels.split(",") if part.strip()]
+        if "body" in submitted:
+            body = text_value(submitted, "body").strip()
+            if body != self.original_body.strip():
+                changed["body"] = body
+        if "labels" in submitted:
+            labels = text_value(submitted, "labels").strip()
+            if labels != self.original_labels:
+                changed["labels"] = [part.strip() for part in labels.split(",") if part.strip()]
         for name, original in (("kind", self.original_kind), ("severity", self.original_severity)):
-            value = getattr(self, name).value.strip().lower()
+            value = text_value(submitted, name).strip().lower()
             if value and value != original:
                 changed[name] = value
         return changed
@@ -253,11 +250,9 @@ class DuplicateModal(_DecisionModal):
 
     action = "duplicate"
 
-    def __init__(self, *, item: FeedbackItem, submit: ModalSubmit) -> None:
+    def __init__(self, *, item: FeedbackItem) -> None:
         assert item.id is not None
-        super().__init__(
-            title=f"Feedback #{item.id} is a duplicate", item_id=item.id, submit=submit
-        )
+        super().__init__(title=f"Feedback #{item.id} is a duplicate", item_id=item.id)
         best = best_candidate_number(item)
         self.number: discord.ui.TextInput[Any] = discord.ui.TextInput(
             label="Number of the existing issue",
@@ -269,7 +264,19 @@ class DuplicateModal(_DecisionModal):
         )
         self.add_item(self.number)
 
-    def values(self) -> dict[str, Any]:
+    def values(self, submitted: Mapping[str, str | list[str]]) -> dict[str, Any]:
         """`issue_number` (None when it is not a positive number)."""
-        text = self.number.value.strip().lstrip("#")
+        text = text_value(submitted, "issue_number").strip().lstrip("#")
         return {"issue_number": int(text) if text.isdigit() and int(text) > 0 else None}
+
+
+def decision_modal(action: str, item: FeedbackItem) -> _DecisionModal:
+    """The modal that collects what `action` needs for `item`."""
+    assert item.id is not None
+    if action == "reject":
+        return RejectModal(item_id=item.id)
+    if action == "edit":
+        return EditModal(item=item)
+    if action == "duplicate":
+        return DuplicateModal(item=item)
+    raise ValueError(f"{action!r} has no modal")

@@ -29,8 +29,9 @@ from discord.ext import commands
 from agents.text import has_substance
 from bot.guild_settings import GuildSettings
 from cogs._checks import is_maintainer
+from cogs._modals import modal_custom_id, submitted_values
 from cogs.intake._details import DetailsConversation
-from cogs.intake._modal import FeedbackForm, FeedbackModal
+from cogs.intake._modal import FeedbackForm, FeedbackModal, feedback_form, feedback_modal_origin
 from cogs.intake._ratelimit import Admission, TriageRateLimiter
 from storage.models import FeedbackItem, FeedbackItemBase, ItemStatus, SourceKind
 
@@ -234,12 +235,28 @@ class IntakeCog(commands.Cog):
     @app_commands.guild_only()
     async def feedback(self, interaction: discord.Interaction) -> None:
         """Open the feedback form (the modal is the first response)."""
-        origin_id = interaction.id
+        await interaction.response.send_modal(FeedbackModal(interaction.id))
 
-        async def on_form(submitted: discord.Interaction, form: FeedbackForm) -> None:
-            await self._on_form(submitted, form, origin_id=origin_id)
-
-        await interaction.response.send_modal(FeedbackModal(on_form))
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Store a submitted feedback form (whichever process showed the modal)."""
+        custom_id = modal_custom_id(interaction)
+        origin_id = None if custom_id is None else feedback_modal_origin(custom_id, interaction.id)
+        if origin_id is None:
+            return
+        try:
+            await self._on_form(
+                interaction, feedback_form(submitted_values(interaction)), origin_id=origin_id
+            )
+        except Exception:
+            log.exception("feedback modal failed")
+            message = "Something went wrong while saving your feedback. Please try again."
+            if interaction.response.is_done():
+                await interaction.followup.send(message, ephemeral=True, allowed_mentions=NONE)
+            else:
+                await interaction.response.send_message(
+                    message, ephemeral=True, allowed_mentions=NONE
+                )
 
     async def _on_form(
         self, interaction: discord.Interaction, form: FeedbackForm, *, origin_id: int

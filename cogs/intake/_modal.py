@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import discord
+
+from cogs._modals import choice_value, text_value
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +49,40 @@ def kind_hint(value: str | None) -> str | None:
     return cleaned if cleaned in KIND_CHOICES and cleaned != "unsure" else None
 
 
-SubmitHandler = Callable[[discord.Interaction, FeedbackForm], Awaitable[None]]
+#: Custom_id prefix of the /feedback modal; the slash command's interaction id follows it.
+MODAL_ID_PREFIX = "iterateswarm:feedback"
+
+
+def feedback_modal_origin(custom_id: str, submit_id: int) -> int | None:
+    """The id of the /feedback interaction that opened the modal `custom_id`.
+
+    None when `custom_id` is not the feedback modal's; a modal without an origin in its id
+    counts the submit itself as the origin.
+    """
+    if custom_id == MODAL_ID_PREFIX:
+        return submit_id
+    origin = custom_id.removeprefix(f"{MODAL_ID_PREFIX}:")
+    if origin == custom_id or not origin.isdigit() or len(origin) > 20:
+        return None
+    return int(origin)
+
+
+def feedback_form(values: Mapping[str, str | list[str]]) -> FeedbackForm:
+    """The form as submitted (see `cogs._modals.submitted_values`)."""
+    return FeedbackForm(
+        summary=text_value(values, "summary"),
+        details=text_value(values, "details"),
+        kind=kind_hint(choice_value(values, "kind") or None),
+    )
 
 
 class FeedbackModal(discord.ui.Modal, title="Send feedback"):
-    """Collects one piece of feedback; `on_form` stores it and answers the interaction."""
+    """Collects one piece of feedback. The intake cog answers its submit from the interaction
+    alone (`cogs._modals`), so a submit after a restart is stored like any other.
+    """
 
-    def __init__(self, on_form: SubmitHandler, *, timeout: float = 900) -> None:
-        super().__init__(timeout=timeout, custom_id="iterateswarm:feedback")
-        self._on_form = on_form
+    def __init__(self, origin_id: int, *, timeout: float = 900) -> None:
+        super().__init__(timeout=timeout, custom_id=f"{MODAL_ID_PREFIX}:{origin_id}")
         self.summary: discord.ui.TextInput[FeedbackModal] = discord.ui.TextInput(
             custom_id="summary",
             style=discord.TextStyle.short,
@@ -85,28 +112,5 @@ class FeedbackModal(discord.ui.Modal, title="Send feedback"):
         self.add_item(discord.ui.Label(text="Details", component=self.details))
         self.add_item(discord.ui.Label(text="Kind", component=self.kind))
 
-    def form(self) -> FeedbackForm:
-        """The submitted values."""
-        chosen = self.kind.values[0] if self.kind.values else None
-        return FeedbackForm(
-            summary=self.summary.value or "",
-            details=self.details.value or "",
-            kind=kind_hint(chosen),
-        )
-
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        """Hand the form to the intake."""
-        await self._on_form(interaction, self.form())
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
-        """Log and tell the reporter, without losing the interaction."""
-        log.exception("feedback modal failed", exc_info=error)
-        message = "Something went wrong while saving your feedback. Please try again."
-        if interaction.response.is_done():
-            await interaction.followup.send(
-                message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
-            )
-        else:
-            await interaction.response.send_message(
-                message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
-            )
+        """Nothing here: the intake cog answers every feedback modal submit."""

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from bot.sandbox.stack import Sandbox
+from cogs.approvals._cog import NOT_A_MAINTAINER
 from storage.models import ItemStatus
 
 WAIT = 30.0
@@ -104,6 +105,40 @@ async def test_reject_with_reason(sb: Sandbox, flow: Any) -> None:
     )
     assert "Works as intended" in str(edited.embeds[0]["fields"])
     assert flow.issues() == []
+
+
+async def test_modal_submits_need_no_open_modal(sb: Sandbox, flow: Any) -> None:
+    # A submit that reaches a process which never showed the modal (a restart in between).
+    item, review = await flow.report()
+    forged = await sb.discord.submit_modal(
+        f"approvals:reject:{item.id}", {"reason": "Old modal"}, sb.reporter, message_id=review.id
+    )
+    assert await flow.answer(forged) == NOT_A_MAINTAINER
+    edit = await sb.discord.submit_modal(
+        f"approvals:edit:{item.id}",
+        {"title": "Export button closes the window", "severity": "high"},
+        sb.maintainer,
+        message_id=review.id,
+    )
+    await flow.answer(edit)
+    await _poll_spec_title(sb, item.id, "Export button closes the window")
+    edited = await sb.item(item.id)
+    assert edited is not None and edited.severity == "high"
+    reject = await sb.discord.submit_modal(
+        f"approvals:reject:{item.id}", {"reason": "Old modal"}, sb.maintainer, message_id=review.id
+    )
+    assert "Rejected" in await flow.answer(reject)
+    rejected = await sb.wait_for_item_status(item.id, ItemStatus.REJECTED, within=WAIT)
+    assert rejected.decision is not None and rejected.decision["reason"] == "Old modal"
+
+
+async def _poll_spec_title(sb: Sandbox, item_id: int, title: str) -> None:
+    for _ in range(500):
+        item = await sb.item(item_id)
+        if item is not None and (item.spec or {}).get("title") == title:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"spec title never became {title!r}")
 
 
 async def test_edit_then_approve_files_the_edited_issue(sb: Sandbox, flow: Any) -> None:

@@ -155,6 +155,22 @@ async def test_feedback_command_opens_modal_and_records_with_kind_hint(sb: Sandb
     assert (await submitted.wait_response()).ephemeral
 
 
+async def test_feedback_form_submitted_after_a_restart_is_stored_once(sb: Sandbox) -> None:
+    user = sb.discord.add_user("patient-reporter")
+    origin = 1578000000000000001  # the /feedback interaction of a process that is gone
+    fields = {"summary": "Search ignores accents", "details": "café finds nothing", "kind": []}
+    first = await sb.discord.submit_modal(f"iterateswarm:feedback:{origin}", fields, user)
+    answer = await first.wait_for(lambda r: r.kind == "followup", timeout=10)
+    item = await sb.services.items.get_by_source(f"interaction:{origin}")
+    assert item is not None and answer.content and f"#{item.id}" in answer.content
+    assert (item.raw_text, item.kind_hint) == ("Search ignores accents\n\ncafé finds nothing", None)
+
+    again = await sb.discord.submit_modal(f"iterateswarm:feedback:{origin}", fields, user)
+    await again.wait_for(lambda r: r.kind == "followup", timeout=10)
+    same = await sb.services.items.get_by_source(f"interaction:{origin}")
+    assert same is not None and same.id == item.id
+
+
 async def test_feedback_modal_without_words_is_explained(sb: Sandbox) -> None:
     user = sb.discord.add_user("blank-form")
     opener = await sb.discord.slash_command("feedback", {}, user)
