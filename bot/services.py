@@ -173,12 +173,15 @@ async def open_services(
             corrections=corrections,
         )
         services.extras["model_loading"] = loading
+        reembedding = asyncio.get_running_loop().create_task(_reembed_index(dedup, loading))
+        services.extras["index_reembedding"] = reembedding
         try:
             yield services
         finally:
             await runner.drain(grace_seconds=5)
-            if not loading.done():
-                loading.cancel()
+            for task in (loading, reembedding):
+                if not task.done():
+                    task.cancel()
 
 
 async def _open_index(settings: Settings, embedder: Embedder) -> DuplicateIndex:
@@ -189,6 +192,21 @@ async def _open_index(settings: Settings, embedder: Embedder) -> DuplicateIndex:
         VectorStore.open, data_dir=settings.data_dir, url=settings.chroma_url, embedder=embedder
     )
     return DuplicateIndex(store, embedder)
+
+
+async def _reembed_index(dedup: DuplicateIndex, loading: asyncio.Task[None]) -> int:
+    """Once the model is in, bring index collections made by an earlier model up to date."""
+    try:
+        await loading
+        count = await dedup.store.reembed_stale()
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("the duplicate index could not be embedded again; it keeps its vectors")
+        return 0
+    if count:
+        log.info("duplicate index: %d documents embedded again with the current model", count)
+    return count
 
 
 def _shard_filter(settings: Settings) -> Any:

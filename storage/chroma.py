@@ -132,7 +132,7 @@ class ChromaCollections:
         self._collections: dict[str, Collection] = {}
         self._lock = threading.Lock()
 
-    def _collection(self, repo: str, *, create: bool) -> Collection | None:
+    def _collection(self, repo: str, *, create: bool, model: str = "") -> Collection | None:
         name = collection_name(repo)
         with self._lock:
             cached = self._collections.get(name)
@@ -143,7 +143,7 @@ class ChromaCollections:
                 collection = self._client.get_or_create_collection(
                     name,
                     configuration={"hnsw": {"space": "cosine"}},
-                    metadata={"repo": repo.strip().lower()},
+                    metadata={"repo": repo.strip().lower(), "model": model},
                     embedding_function=ef,
                 )
             else:
@@ -161,11 +161,16 @@ class ChromaCollections:
         self._client.heartbeat()
         return True
 
-    def upsert(self, repo: str, documents: Sequence[StoredDocument], embeddings: Matrix) -> None:
-        """Insert or replace `documents`, one embedding row each; a repeated id keeps its last."""
+    def upsert(
+        self, repo: str, documents: Sequence[StoredDocument], embeddings: Matrix, model: str
+    ) -> None:
+        """Insert or replace `documents`, one embedding row each; a repeated id keeps its last.
+
+        A collection created here is tagged with `model`, the tag of the embedding model.
+        """
         last = {doc.id: row for row, doc in enumerate(documents)}
         rows = sorted(last.values())
-        collection = self._collection(repo, create=True)
+        collection = self._collection(repo, create=True, model=model)
         assert collection is not None
         step = max(1, self._client.get_max_batch_size())
         for start in range(0, len(rows), step):
@@ -229,14 +234,42 @@ class ChromaCollections:
         if collection is not None and ids:
             collection.delete(ids=list(ids))
 
+    def _tags(self) -> dict[str, str]:
+        """Embedding-model tag of each repository's collection ("" when untagged)."""
+        tags = {}
+        for collection in self._client.list_collections():
+            metadata = collection.metadata or {}
+            repo = metadata.get("repo")
+            if isinstance(repo, str) and collection.name.startswith(f"{_COLLECTION_PREFIX}-"):
+                tags[repo] = str(metadata.get("model") or "")
+        return tags
+
     def repositories(self) -> list[str]:
         """Repository names that have a collection, sorted."""
-        names = []
-        for collection in self._client.list_collections():
-            repo = (collection.metadata or {}).get("repo")
-            if isinstance(repo, str) and collection.name.startswith(f"{_COLLECTION_PREFIX}-"):
-                names.append(repo)
-        return sorted(names)
+        return sorted(self._tags())
+
+    def stale(self, model: str) -> list[str]:
+        """Repositories whose vectors another embedding model made than the one tagged `model`."""
+        return sorted(repo for repo, tag in self._tags().items() if tag != model)
+
+    def ids(self, repo: str) -> list[str]:
+        """Every document id in `repo`'s collection."""
+        collection = self._collection(repo, create=False)
+        if collection is None:
+            return []
+        ids: list[str] = []
+        step = max(1, self._client.get_max_batch_size())
+        while True:
+            page = collection.get(include=[], limit=step, offset=len(ids))["ids"]
+            ids.extend(page)
+            if len(page) < step:
+                return ids
+
+    def retag(self, repo: str, model: str) -> None:
+        """Record that every vector of `repo`'s collection is now `model`'s."""
+        collection = self._collection(repo, create=False)
+        if collection is not None:
+            collection.modify(metadata={"repo": repo.strip().lower(), "model": model})
 
 
 class Backend(Protocol):

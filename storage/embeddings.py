@@ -9,11 +9,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from storage.adapter import ADAPTER_PATH, apply_adapter
 from storage.batching import MicroBatcher
 from storage.futures import settle
 from storage.scripted import SentenceForward, scripted_forward
@@ -68,8 +70,12 @@ def model_path() -> str:
     return str(get_model_path())
 
 
-def load_model() -> SentenceTransformer:
-    """Load the bundled model from disk, never from a hub."""
+def load_model(adapter: Path | None = ADAPTER_PATH) -> SentenceTransformer:
+    """Load the bundled model from disk, never from a hub, with `adapter` merged in.
+
+    Args:
+        adapter: The low-rank adapter file (`storage.adapter`), or None for the base model.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -79,7 +85,10 @@ def load_model() -> SentenceTransformer:
 
     transformers_logging.disable_progress_bar()
 
-    return SentenceTransformer(model_path(), device="cpu")
+    model = SentenceTransformer(model_path(), device="cpu")
+    if adapter is not None:
+        apply_adapter(model, adapter)
+    return model
 
 
 class Embedder:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from storage.adapter import model_tag
 from storage.chroma import (
     Backend,
     ChromaCollections,
@@ -57,14 +58,23 @@ class VectorStore:
     otherwise the store's `Embedder` makes them.
     """
 
-    def __init__(self, backend: Backend, embedder: Embedder, *, location: str) -> None:
+    def __init__(
+        self, backend: Backend, embedder: Embedder, *, location: str, model: str | None = None
+    ) -> None:
         self._backend = backend
         self._embedder = embedder
         self.location = location
+        #: Tag of the embedding model whose vectors this store writes (`storage.adapter`).
+        self.model = model or model_tag()
 
     @classmethod
     def open(
-        cls, *, data_dir: Path, url: str | None = None, embedder: Embedder | None = None
+        cls,
+        *,
+        data_dir: Path,
+        url: str | None = None,
+        embedder: Embedder | None = None,
+        model: str | None = None,
     ) -> VectorStore:
         """Connect to chromadb: a server at `url` if given, else the database under `data_dir`.
 
@@ -72,6 +82,7 @@ class VectorStore:
             data_dir: DATA_DIR; the embedded database lives in `data_dir/chroma`.
             url: CHROMA_URL of a chromadb server (`http://host:port`), or None.
             embedder: Makes embeddings the caller did not pass (default: a lazy `Embedder`).
+            model: Tag of the embedding model (default: the shipped model's).
 
         Returns:
             The open store. Blocking: call it via `asyncio.to_thread` from async code.
@@ -91,7 +102,7 @@ class VectorStore:
             backend.close()
             raise
         log.info("vector store at %s", location)
-        return cls(backend, embedder or Embedder(), location=location)
+        return cls(backend, embedder or Embedder(), location=location, model=model)
 
     def close(self) -> None:
         """Release chromadb (the embedded database's process stops after pending writes)."""
@@ -114,7 +125,7 @@ class VectorStore:
         if len(embeddings) != len(documents):
             raise ValueError("need exactly one embedding per document")
         self._backend.call(
-            "upsert", repo, list(documents), np.asarray(embeddings, dtype=np.float32)
+            "upsert", repo, list(documents), np.asarray(embeddings, dtype=np.float32), self.model
         )
 
     def nearest_sync(self, repo: str, embeddings: Matrix, n: int) -> list[list[Neighbor]]:
@@ -154,6 +165,31 @@ class VectorStore:
     def repositories_sync(self) -> list[str]:
         """Repository names that have a collection, sorted."""
         return list(self._backend.call("repositories"))
+
+    def stale_repositories_sync(self) -> list[str]:
+        """Repositories whose collection holds another embedding model's vectors."""
+        return list(self._backend.call("stale", self.model))
+
+    async def reembed_stale(self, batch_size: int = 256) -> int:
+        """Embed again, with this store's model, every collection another model made.
+
+        The stored texts are embedded again, so nothing is fetched from GitHub. A collection
+        is tagged with the new model only once all its documents are done: a process stopped
+        halfway starts over at the next start-up.
+
+        Returns:
+            How many documents were embedded again.
+        """
+        done = 0
+        for repo in await asyncio.to_thread(self.stale_repositories_sync):
+            ids: list[str] = await asyncio.to_thread(self._backend.call, "ids", repo)
+            log.info("embedding %d documents of %s again for model %s", len(ids), repo, self.model)
+            for start in range(0, len(ids), batch_size):
+                documents = list((await self.get(repo, ids[start : start + batch_size])).values())
+                await self.upsert(repo, documents)
+                done += len(documents)
+            await asyncio.to_thread(self._backend.call, "retag", repo, self.model)
+        return done
 
     async def upsert(
         self, repo: str, documents: Sequence[StoredDocument], embeddings: Matrix | None = None

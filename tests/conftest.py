@@ -7,7 +7,9 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from storage.db import Database, upgrade
@@ -102,3 +104,13 @@ def embedder() -> Iterator[Embedder]:
     model.encode(["warm up"])
     yield model
     model.close()
+
+
+def index_of_another_model(data_dir: Path, embedder: Embedder, repo: str, docs: list[Any]) -> None:
+    """An index under `data_dir` whose vectors (random) an earlier embedding model made."""
+    from storage.vectors import VectorStore
+
+    earlier = VectorStore.open(data_dir=data_dir, embedder=embedder, model="earlier-model")
+    other = np.random.default_rng(0).normal(size=(len(docs), 384)).astype(np.float32)
+    earlier.upsert_sync(repo, docs, other / np.linalg.norm(other, axis=1, keepdims=True))
+    earlier.close()

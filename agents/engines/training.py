@@ -117,6 +117,14 @@ def embed_issues(
     )
 
 
+def adapter_examples(
+    full_texts: Sequence[str], titles: Sequence[str], labels: Sequence[int]
+) -> tuple[list[str], list[int]]:
+    """The texts the embedding adapter trains on: both views of every issue, as embedded."""
+    texts = [embedding_text(t) for t in full_texts] + [embedding_text(t) for t in titles]
+    return texts, [int(label) for label in labels] * 2
+
+
 def embed_prototypes(encode: Encoder) -> dict[str, FloatArray]:
     """Embeddings of the hand-written examples per kind and for chatter."""
     groups = {**KIND_EXAMPLES, CHATTER: CHATTER_EXAMPLES}

@@ -260,11 +260,13 @@ async def _last_sync(settings: Settings, repo: str) -> str:
 
 
 async def stats_handler(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the document count, the last issue sync and where the index lives."""
+    """Print the document count, the last issue sync, the model and where the index lives."""
+    from storage.adapter import model_tag
     from storage.vectors import CHROMA_DIRNAME, VectorStore, collection_name, shared_embedder
 
     repo = _repo(args, settings)
     count = 0
+    model = model_tag()
     location = settings.chroma_url or str((settings.data_dir / CHROMA_DIRNAME).resolve())
     if settings.chroma_url or (settings.data_dir / CHROMA_DIRNAME).is_dir():
         store = await asyncio.to_thread(
@@ -275,8 +277,11 @@ async def stats_handler(args: argparse.Namespace, settings: Settings) -> int:
         )
         count = await store.count(repo)
         location = store.location
+        if repo.strip().lower() in await asyncio.to_thread(store.stale_repositories_sync):
+            model += " (vectors of an earlier model: the bot embeds them again when it starts)"
     print(f"repository:  {repo}")
     print(f"documents:   {count}")
+    print(f"model:       {model}")
     print(f"last sync:   {await _last_sync(settings, repo)}")
     print(f"store:       {location} (collection {collection_name(repo)})")
     return 0

@@ -19,6 +19,7 @@ import pytest
 from storage.chroma import WorkerProcess
 from storage.embeddings import Embedder
 from storage.vectors import StoredDocument, VectorStore, collection_name, shared_embedder
+from tests.conftest import index_of_another_model
 
 REPO = "Octo/Widgets"
 DOCS = [
@@ -112,6 +113,36 @@ async def test_async_methods_round_trip(store: VectorStore, embedder: Embedder) 
     assert hits[0].id == "feedback:7"
     await store.delete(REPO, ["feedback:7"])
     assert set(await store.get(REPO, ["feedback:7", "issue:2"])) == {"issue:2"}
+
+
+async def test_collections_of_an_earlier_model_are_embedded_again(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    index_of_another_model(tmp_path, embedder, REPO, DOCS)
+    index_of_another_model(tmp_path, embedder, "octo/fresh", DOCS[:1])
+
+    store = VectorStore.open(data_dir=tmp_path, embedder=embedder, model="current-model")
+    assert store.stale_repositories_sync() == ["octo/fresh", REPO.lower()]
+    assert await store.reembed_stale(batch_size=2) == len(DOCS) + 1
+    for doc in DOCS:
+        (hits,) = store.nearest_sync(REPO, embedder.encode([doc.text]), 1)
+        assert hits[0].id == doc.id
+        assert hits[0].similarity == pytest.approx(1.0, abs=1e-4)
+    assert store.get_sync(REPO, ["issue:1"])["issue:1"].metadata["number"] == 1
+    assert await store.reembed_stale() == 0
+    store.close()
+
+    reopened = VectorStore.open(data_dir=tmp_path, embedder=embedder, model="current-model")
+    assert reopened.stale_repositories_sync() == []
+    assert reopened.count_sync(REPO) == len(DOCS)
+    reopened.close()
+
+
+def test_a_new_collection_is_tagged_with_the_model_that_filled_it(
+    store: VectorStore,
+) -> None:
+    store.upsert_sync(REPO, DOCS)
+    assert store.stale_repositories_sync() == []
 
 
 def _free_port() -> int:
@@ -219,7 +250,7 @@ def test_a_stuck_embedded_database_is_replaced_and_keeps_its_data(
 ) -> None:
     worker = WorkerProcess(str(tmp_path / "chroma"), call_timeout=3.0)
     try:
-        worker.call("upsert", REPO, DOCS, embedder.encode([d.text for d in DOCS]))
+        worker.call("upsert", REPO, DOCS, embedder.encode([d.text for d in DOCS]), "test")
         [stuck] = worker.pids
         os.kill(stuck, signal.SIGSTOP)  # alive, holding its database, answering nothing
 

@@ -10,6 +10,7 @@ import pytest
 
 from bot.cli import main
 from bot.settings import load_settings
+from storage.adapter import model_tag
 from storage.db import Database, upgrade
 from storage.sync_state import SyncStateRepository
 
@@ -68,6 +69,7 @@ def test_import_query_and_stats(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert stats["repository"] == "local/default"
     assert stats["documents"] == "3"
     assert stats["last sync"] == "never"
+    assert stats["model"] == model_tag()
     assert stats["store"].startswith(str((data / "chroma").resolve()))
 
     queries = _write_jsonl(
