@@ -199,38 +199,28 @@ def reread_sample(verdicts: dict[str, str], labels: dict[str, str], path: Path) 
     )
 
 
-def _base_issues(args: argparse.Namespace) -> IssueSet:
-    """The issues embedded by the base model (from `--vector-cache` when it holds them).
+def _base_inputs(args: argparse.Namespace) -> tuple[IssueSet, dict[str, np.ndarray]]:
+    """The issues and examples embedded by the base model (issues from `--vector-cache` if set).
 
-    Fine-tuned folds embed the issues themselves: then only texts and labels are read.
+    Fine-tuned folds embed everything themselves: then only texts and labels are read.
     """
     full_texts, titles, labels = read_issues(args.data_dir)
+    kinds = np.array([KINDS.index(label) for label in labels], dtype=np.int64)
     if args.fine_tune:
         unembedded = np.empty((len(labels), 0), dtype=np.float32)
-        return IssueSet(
-            full_texts=full_texts,
-            titles=titles,
-            labels=np.array([KINDS.index(label) for label in labels]),  # type: ignore[arg-type]
-            full_vectors=unembedded,
-            title_vectors=unembedded,
-        )
-    if args.vector_cache and args.vector_cache.exists():
-        cached = np.load(args.vector_cache)
-        return IssueSet(
-            full_texts=full_texts,
-            titles=titles,
-            labels=np.array([KINDS.index(label) for label in labels]),  # type: ignore[arg-type]
-            full_vectors=cached["full"],
-            title_vectors=cached["title"],
-        )
+        return IssueSet(full_texts, titles, kinds, unembedded, unembedded), {}
     embedder = Embedder(load_model(adapter=None))
     try:
-        issues = embed_issues(full_texts, titles, labels, embedder.encode)
+        if args.vector_cache and args.vector_cache.exists():
+            cached = np.load(args.vector_cache)
+            issues = IssueSet(full_texts, titles, kinds, cached["full"], cached["title"])
+        else:
+            issues = embed_issues(full_texts, titles, labels, embedder.encode)
+            if args.vector_cache:
+                np.savez(args.vector_cache, full=issues.full_vectors, title=issues.title_vectors)
+        return issues, embed_prototypes(embedder.encode)
     finally:
         embedder.close()
-    if args.vector_cache:
-        np.savez(args.vector_cache, full=issues.full_vectors, title=issues.title_vectors)
-    return issues
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,14 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     if not args.skip_cv:
-        issues = _base_issues(args)
-        prototypes: dict[str, np.ndarray] = {}
-        if not args.fine_tune:
-            embedder = Embedder(load_model(adapter=None))
-            try:
-                prototypes = embed_prototypes(embedder.encode)
-            finally:
-                embedder.close()
+        issues, prototypes = _base_inputs(args)
         cross_validate(issues, prototypes, args.folds, args.shuffles, args.fine_tune)
     embedder = Embedder()
     try:

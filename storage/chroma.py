@@ -88,6 +88,11 @@ def clean_metadata(metadata: Mapping[str, Any]) -> dict[str, MetadataValue]:
     return {k: v for k, v in metadata.items() if isinstance(v, str | int | float | bool)}
 
 
+def _collection_metadata(repo: str, model: str) -> dict[str, MetadataValue]:
+    """What a collection records about itself: its repository and its embedding model's tag."""
+    return {"repo": repo.strip().lower(), "model": model}
+
+
 def _chroma_settings() -> Any:
     from chromadb.config import Settings as ChromaSettings
 
@@ -143,7 +148,7 @@ class ChromaCollections:
                 collection = self._client.get_or_create_collection(
                     name,
                     configuration={"hnsw": {"space": "cosine"}},
-                    metadata={"repo": repo.strip().lower(), "model": model},
+                    metadata=_collection_metadata(repo, model),
                     embedding_function=ef,
                 )
             else:
@@ -269,7 +274,7 @@ class ChromaCollections:
         """Record that every vector of `repo`'s collection is now `model`'s."""
         collection = self._collection(repo, create=False)
         if collection is not None:
-            collection.modify(metadata={"repo": repo.strip().lower(), "model": model})
+            collection.modify(metadata=_collection_metadata(repo, model))
 
 
 class Backend(Protocol):
