@@ -211,6 +211,8 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
             action, item_id = parse_custom_id(modal_id)
             if action in MODAL_ACTIONS and item_id is not None:
                 await self.on_modal(interaction, action, item_id)
+            elif modal_id.startswith(f"{CUSTOM_ID_PREFIX}:"):
+                await _reply(interaction, UNKNOWN_BUTTON)
             return
         if interaction.type is not discord.InteractionType.component:
             return

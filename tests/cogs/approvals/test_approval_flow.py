@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from bot.sandbox.stack import Sandbox
-from cogs.approvals._cog import NOT_A_MAINTAINER
+from cogs.approvals._cog import NOT_A_MAINTAINER, UNKNOWN_BUTTON
 from storage.models import ItemStatus
 
 WAIT = 30.0
@@ -114,6 +114,10 @@ async def test_modal_submits_need_no_open_modal(sb: Sandbox, flow: Any) -> None:
         f"approvals:reject:{item.id}", {"reason": "Old modal"}, sb.reporter, message_id=review.id
     )
     assert await flow.answer(forged) == NOT_A_MAINTAINER
+    garbled = await sb.discord.submit_modal(
+        f"approvals:approve:{item.id}", {"reason": "x"}, sb.maintainer, message_id=review.id
+    )
+    assert await flow.answer(garbled) == UNKNOWN_BUTTON
     edit = await sb.discord.submit_modal(
         f"approvals:edit:{item.id}",
         {"title": "Export button closes the window", "severity": "high"},
