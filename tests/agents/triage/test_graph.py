@@ -334,9 +334,9 @@ async def test_failed_run_is_retried_soon_and_then_left_to_reconcile(
         item_id = await _new_item(h)
         h.runner.submit(item_id)
         await _poll(lambda: _has_event(h, item_id, "awaiting_review"))
+        await _poll(lambda: _idle(h))  # the node records its outcome after notifying
         runs = [e for e in await h.items.events(item_id) if e.action == "node:publish_review"]
         assert [(e.details or {}).get("outcome") for e in runs] == ["error", "error", "ok"]
-        await _poll(lambda: _idle(h))
 
         other = await _new_item(h, key="message:2")
         notifier.failures = 3  # one more than the runner's quick retries
