@@ -39,8 +39,19 @@ _QUESTION_FORM = re.compile(
 )
 
 
+# "Why can't I log in?" reports a problem: a why-question about something that does not work.
+_COMPLAINT_QUESTION = re.compile(
+    r"\bwhy\b[^.!?\n]{0,80}?(\bnot\b|n'?t\b|\bcannot\b|\bno\b|\bnever\b|\banymore\b)"
+    r"|\bwhat'?s the point\b",
+    re.IGNORECASE,
+)
+
+
 def is_question_form(text: str) -> bool:
     """True when `text` is phrased as a question (question mark or interrogative opening).
+
+    A why-question about something that does not work ("why can't I log in?") is a
+    complaint, not a question.
 
     Args:
         text: The feedback text.
@@ -48,7 +59,7 @@ def is_question_form(text: str) -> bool:
     Returns:
         Whether it reads as a question.
     """
-    return bool(_QUESTION_FORM.search(text))
+    return bool(_QUESTION_FORM.search(text)) and not _COMPLAINT_QUESTION.search(text)
 
 
 def similarity_features(

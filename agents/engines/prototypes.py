@@ -126,6 +126,19 @@ FEATURE_EXAMPLES: tuple[str, ...] = (
     "could there be an option to skip the intro",
     "more payment methods please",
     "plz add split screen support",
+    # A missing capability is a request, even when it is written as a complaint.
+    "there is no way to change the language",
+    "there's no option to turn off the notifications",
+    "it doesn't have a dark mode",
+    "no landscape mode on tablets",
+    "still no search in the chat history",
+    "the desktop version is missing the export button",
+    "you can't sort the songs by album",
+    "no support for my language yet",
+    "there is no ignore list",
+    "it only lets me upload one photo at a time",
+    "can't choose my own ringtone",
+    "no option to back up my chats",
 )
 
 QUESTION_EXAMPLES: tuple[str, ...] = (

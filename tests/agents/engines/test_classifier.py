@@ -72,6 +72,9 @@ def test_predict_reports_evidence(embedder: Embedder) -> None:
         ("where are the settings", True),
         ("pls add dark mode", False),
         ("app crashes on login", False),
+        ("why does it ask for my location?", True),
+        ("why can't I log in anymore?", False),
+        ("What's the point of syncing if my notes vanish?", False),
     ],
 )
 def test_question_form(text: str, question: bool) -> None:

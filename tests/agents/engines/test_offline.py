@@ -30,6 +30,8 @@ def test_engine_satisfies_protocol(engine: OfflineEngine) -> None:
         ("the photos won't upload, it just spins forever", "bug"),
         ("pls add dark mode", "feature"),
         ("would be great to have an export to pdf option", "feature"),
+        ("there's no way to mute a single channel", "feature"),
+        ("why can't I log in anymore?", "bug"),
         ("how do I change my username?", "question"),
         ("is there a way to use this on linux?", "question"),
     ],
