@@ -29,8 +29,8 @@ from agents.engines.training import (  # noqa: E402
 from storage.embeddings import Embedder, load_model  # noqa: E402
 
 SHORT_FEEDBACK = "short_feedback_dev.jsonl"
-#: Bug/feature messages labelled again by reading each message alone, blind to its label and
-#: verdict: is existing behaviour broken (bug) or is something new or different asked
+#: Bug/feature messages labelled again by reading each message alone, shown neither its label
+#: nor a verdict: is existing behaviour broken (bug) or is something new or different asked
 #: (feature)? Sample 1: 100 (`random.Random(11).sample`); its messages were read while the
 #: examples in `agents/engines/prototypes.py` were written. Sample 2: 176 of the other 689, a
 #: proportional random sample of the 587 not read in that error analysis (150) and of the 102
@@ -197,8 +197,9 @@ def reread_sample(verdicts: dict[str, str], labels: dict[str, str], path: Path) 
         second = [row["label"] for row in chosen]
         first = [labels[row["id"]] for row in chosen]
         engine = [verdicts[row["id"]] for row in chosen]
-        agree = np.mean([a == b for a, b in zip(first, second, strict=True)])
-        read_as_bug = sum(a == "feature" and b == "bug" for a, b in zip(first, second, strict=True))
+        pairs = list(zip(first, second, strict=True))
+        agree = np.mean([a == b for a, b in pairs])
+        read_as_bug = sum(a == "feature" and b == "bug" for a, b in pairs)
         print(
             f"  sample {sample}, {len(chosen)} messages: the labellings agree on {agree:.0%}, "
             f"{read_as_bug} `feature` labels read as bug reports; macro-F1 against the file's "
