@@ -66,6 +66,11 @@ class Neighbor:
     metadata: Mapping[str, MetadataValue]
 
 
+def repository_key(repo: str) -> str:
+    """How a repository is keyed in the index: `owner/repo`, trimmed and lower-cased."""
+    return repo.strip().lower()
+
+
 def collection_name(repo: str) -> str:
     """A valid, collision-free chromadb collection name for `owner/repo` (case-insensitive).
 
@@ -75,7 +80,7 @@ def collection_name(repo: str) -> str:
     Returns:
         `is-<readable slug>-<hash>`: only `[a-z0-9-]`, starting and ending alphanumeric.
     """
-    key = repo.strip().lower()
+    key = repository_key(repo)
     if not key:
         raise ValueError("repository name is empty")
     slug = re.sub(r"[^a-z0-9]+", "-", key).strip("-")[:_SLUG_CHARS].strip("-") or "repo"
@@ -90,7 +95,7 @@ def clean_metadata(metadata: Mapping[str, Any]) -> dict[str, MetadataValue]:
 
 def _collection_metadata(repo: str, model: str) -> dict[str, MetadataValue]:
     """What a collection records about itself: its repository and its embedding model's tag."""
-    return {"repo": repo.strip().lower(), "model": model}
+    return {"repo": repository_key(repo), "model": model}
 
 
 def _chroma_settings() -> Any:

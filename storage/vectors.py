@@ -22,6 +22,7 @@ from storage.chroma import (
     WorkerProcess,
     collection_name,
     http_client,
+    repository_key,
 )
 from storage.embeddings import Embedder
 
@@ -33,6 +34,7 @@ __all__ = [
     "StoredDocument",
     "VectorStore",
     "collection_name",
+    "repository_key",
     "shared_embedder",
 ]
 

@@ -262,7 +262,13 @@ async def _last_sync(settings: Settings, repo: str) -> str:
 async def stats_handler(args: argparse.Namespace, settings: Settings) -> int:
     """Print the document count, the last issue sync, the model and where the index lives."""
     from storage.adapter import model_tag
-    from storage.vectors import CHROMA_DIRNAME, VectorStore, collection_name, shared_embedder
+    from storage.vectors import (
+        CHROMA_DIRNAME,
+        VectorStore,
+        collection_name,
+        repository_key,
+        shared_embedder,
+    )
 
     repo = _repo(args, settings)
     count = 0
@@ -277,7 +283,7 @@ async def stats_handler(args: argparse.Namespace, settings: Settings) -> int:
         )
         count = await store.count(repo)
         location = store.location
-        if repo.strip().lower() in await asyncio.to_thread(store.stale_repositories_sync):
+        if repository_key(repo) in await asyncio.to_thread(store.stale_repositories_sync):
             model += " (vectors of an earlier model: the bot embeds them again when it starts)"
     print(f"repository:  {repo}")
     print(f"documents:   {count}")
