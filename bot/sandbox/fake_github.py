@@ -8,13 +8,14 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from aiohttp import web
 from yarl import URL
 
 from bot.sandbox import _github_json as js
 from bot.sandbox._github_faults import ScriptedFaults
+from bot.sandbox._server import LoopbackServer
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class RecordedRequest:
     authorized: bool
 
 
-class FakeGitHub(ScriptedFaults):
+class FakeGitHub(ScriptedFaults, LoopbackServer):
     """Serve the subset of the GitHub REST API that `bot.github` uses, on 127.0.0.1.
 
     Routes are keyed as `"METHOD /path"` (for example `"POST /repos/acme/widgets/issues"`)
@@ -136,13 +137,6 @@ class FakeGitHub(ScriptedFaults):
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # -- state helpers ---------------------------------------------------------------------
 

@@ -9,12 +9,12 @@ import logging
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
 from bot.sandbox._openai_answers import completion, content_text, last_user_text
+from bot.sandbox._server import LoopbackServer
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class RecordedRequest:
         )
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """OpenAI-compatible `/v1/chat/completions` and `/v1/models` on 127.0.0.1.
 
     Every request takes the next scripted behaviour (see `script`), or the default
@@ -131,18 +131,6 @@ class FakeOpenAI:
             await self._runner.cleanup()
             self._runner = None
         self._url = None
-
-    async def __aenter__(self) -> FakeOpenAI:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def _next_behaviour(self) -> Behaviour:
         return self._script.popleft() if self._script else self._default

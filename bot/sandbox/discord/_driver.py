@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from types import TracebackType
-from typing import Self
 
 from aiohttp import web
 
+from bot.sandbox._server import LoopbackServer
 from bot.sandbox.discord._actions import UserActions
 from bot.sandbox.discord._gateway import INVALID_SESSION, RECONNECT, GatewayHub, GatewaySession
 from bot.sandbox.discord._models import (
@@ -36,7 +35,7 @@ from bot.sandbox.discord._state import DiscordState
 logger = logging.getLogger(__name__)
 
 
-class FakeDiscord(UserActions, RecordQueries):
+class FakeDiscord(UserActions, RecordQueries, LoopbackServer):
     """A Discord gateway and REST API on 127.0.0.1 that the real discord.py client talks to.
 
     One guild is created up front with a feedback channel, a review channel, a Maintainer role,
@@ -100,18 +99,6 @@ class FakeDiscord(UserActions, RecordQueries):
             recommended_shards=recommended_shards,
             interaction_deadline=interaction_deadline,
         )
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         """Listen on host:port (port 0 picks a free one)."""
