@@ -175,6 +175,7 @@ def short_feedback(embedder: Embedder, path: Path) -> None:
     verdict_by_id = {r["id"]: v.kind for r, v in zip(records, verdicts, strict=True)}
     label_by_id = {r["id"]: r["label"] for r in records}
     reread_sample(verdict_by_id, label_by_id, REREAD)
+    # The same texts `classify_batch` just embedded: the embedder's cache answers, no model pass.
     vectors = embedder.encode([embedding_text(r["text"]) for r in records])
     file_label_ceiling(vectors[task], labels[task])
 
