@@ -22,6 +22,7 @@ from bot.sandbox.discord._payloads import (
     BOT_PERMISSIONS,
     DEFAULT_MEMBER_PERMISSIONS,
     MAINTAINER_PERMISSIONS,
+    guild_create_payload,
     member_payload,
     text_channel_payload,
 )
@@ -59,6 +60,7 @@ class FakeDiscord(UserActions, RecordQueries, LoopbackServer):
         heartbeat_interval_ms: int = 41250,
         recommended_shards: int = 1,
         interaction_deadline: float | None = None,
+        message_content_intent: bool = True,
     ) -> None:
         bot_user = FakeUser(id=0, name=bot_name, bot=True)
         self.state = DiscordState(application_id=0, bot_user=bot_user)
@@ -67,6 +69,7 @@ class FakeDiscord(UserActions, RecordQueries, LoopbackServer):
         self.state.users = {bot_user.id: bot_user}
         self.application_id = application_id or bot_user.id
         self.state.application_id = self.application_id
+        self.state.message_content_intent = message_content_intent
         self.token = token
         self.bot_user = bot_user
         self.owner = self._new_user("guild-owner", user_id=None)
@@ -169,13 +172,22 @@ class FakeDiscord(UserActions, RecordQueries, LoopbackServer):
         guild_id: int | None = None,
         name: str = "Another Guild",
         channel_name: str | None = "general",
+        owner: FakeUser | None = None,
     ) -> FakeGuild:
         """Create a guild with @everyone, the bot (and its managed role) and the owner.
 
         Call before the bot connects; guilds are announced with GUILD_CREATE on IDENTIFY.
+        A guild the bot joins later is announced with `announce_guild`.
+
+        Args:
+            guild_id: Its id (a fresh snowflake by default).
+            name: Its name.
+            channel_name: A text channel to create in it (None: none).
+            owner: Its owner (default: the owner of the main guild).
         """
         guild_id = guild_id or self.state.ids.next()
-        guild = FakeGuild(id=guild_id, name=name, owner_id=self.owner.id)
+        owner = owner or self.owner
+        guild = FakeGuild(id=guild_id, name=name, owner_id=owner.id)
         guild.roles[guild_id] = FakeRole(
             id=guild_id, name="@everyone", permissions=DEFAULT_MEMBER_PERMISSIONS
         )
@@ -187,7 +199,7 @@ class FakeDiscord(UserActions, RecordQueries, LoopbackServer):
             bot_id=self.bot_user.id,
         )
         guild.roles[bot_role.id] = bot_role
-        guild.members[self.owner.id] = []
+        guild.members[owner.id] = []
         guild.members[self.bot_user.id] = [bot_role.id]
         self.state.guilds[guild_id] = guild
         if channel_name is not None:
@@ -254,6 +266,17 @@ class FakeDiscord(UserActions, RecordQueries, LoopbackServer):
     def add_outsider(self, name: str) -> FakeUser:
         """Create a user who is in no guild (can still receive DMs)."""
         return self._new_user(name, user_id=None)
+
+    async def announce_guild(self, guild_id: int) -> None:
+        """Dispatch GUILD_CREATE for a guild the bot was added to while connected."""
+        guild = self._guild(guild_id)
+        payload = guild_create_payload(guild, self.state.guild_channels(guild), self.state.users)
+        await self.hub.dispatch("GUILD_CREATE", payload, guild_id=guild.id)
+
+    @property
+    def left_guilds(self) -> list[int]:
+        """Guilds the bot left (DELETE /users/@me/guilds/{id}), in order."""
+        return self.state.left_guilds
 
     async def announce_member(self, user: FakeUser, *, guild_id: int | None = None) -> None:
         """Dispatch GUILD_MEMBER_ADD for a member added after the bot connected."""

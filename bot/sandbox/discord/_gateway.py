@@ -51,6 +51,8 @@ DM_INTENT = {
     "MESSAGE_REACTION_REMOVE": DIRECT_MESSAGE_REACTIONS,
 }
 RESUME_BUFFER = 2000
+#: Close code when IDENTIFY asks for a privileged intent the application may not use.
+DISALLOWED_INTENTS = 4014
 
 
 @dataclass
@@ -92,6 +94,7 @@ class GatewayHub:
         self.gateway_url = gateway_url
         self.sessions: dict[str, GatewaySession] = {}
         self.identifies: list[Payload] = []
+        self.refused_identifies: list[Payload] = []
         self.received: list[Payload] = []
         self._sockets: set[web.WebSocketResponse] = set()
 
@@ -148,6 +151,12 @@ class GatewayHub:
             if data.get("token") != self.token:
                 await ws.close(code=4004, message=b"Authentication failed.")
                 return session
+            if int(data.get("intents") or 0) & MESSAGE_CONTENT and not (
+                self.state.message_content_intent
+            ):
+                self.refused_identifies.append(_without_token(data))
+                await ws.close(code=DISALLOWED_INTENTS, message=b"Disallowed intent(s).")
+                return session
             return await self._identify(ws, data)
         elif op == RESUME and isinstance(data, dict):
             return await self._resume(ws, data)
@@ -167,7 +176,7 @@ class GatewayHub:
         )
         self.identifies.append(session.identify)
         self.sessions[session.session_id] = session
-        owned = [g for g in self.state.guilds.values() if session.owns(g.id)]
+        owned = [g for g in self.state.bot_guilds() if session.owns(g.id)]
         bot = self.state.bot_user.payload() | {"verified": True, "mfa_enabled": False}
         ready = {
             "v": 10,
@@ -177,7 +186,10 @@ class GatewayHub:
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url(),
             "shard": [session.shard_id, session.shard_count],
-            "application": {"id": str(self.state.application_id), "flags": 1 << 19},
+            "application": {
+                "id": str(self.state.application_id),
+                "flags": self.state.application_flags,
+            },
             "private_channels": [],
             "relationships": [],
             "user_settings": {},
@@ -271,6 +283,8 @@ class GatewayHub:
         return count
 
     def _wants(self, session: GatewaySession, event: str, guild_id: int | None) -> bool:
+        if not self.state.bot_is_in(guild_id):
+            return False
         needed = (GUILD_INTENT if guild_id is not None else DM_INTENT).get(event)
         return needed is None or bool(session.intents & needed)
 

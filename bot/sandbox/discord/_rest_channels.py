@@ -63,16 +63,16 @@ async def get_application(api: RestApi, call: ApiCall) -> web.StreamResponse:
             "icon": None,
             "description": "",
             "rpc_origins": [],
-            "bot_public": False,
+            "bot_public": state.bot_public,
             "bot_require_code_grant": False,
             "bot": state.bot_user.payload(),
             "owner": (owner or state.bot_user).payload(),
             "team": None,
             "verify_key": "0" * 64,
-            "flags": 1 << 19,
+            "flags": state.application_flags,
             "tags": [],
             "redirect_uris": [],
-            "approximate_guild_count": len(state.guilds),
+            "approximate_guild_count": len(state.bot_guilds()),
         }
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.sandbox.discord._payloads import member_payload
+from bot.sandbox.discord._payloads import member_payload, member_permissions
 from bot.sandbox.discord._rest import ApiCall, RestApi, Route, error, json_response, no_content
 
 UNKNOWN_GUILD = (404, 10004, "Unknown Guild")
@@ -87,7 +87,41 @@ async def change_member_role(api: RestApi, call: ApiCall) -> web.StreamResponse:
     return no_content()
 
 
+async def my_guilds(api: RestApi, call: ApiCall) -> web.StreamResponse:
+    """GET /users/@me/guilds: the guilds the bot is in, as partial guild objects."""
+    bot_id = api.state.bot_user.id
+    return json_response(
+        [
+            {
+                "id": str(guild.id),
+                "name": guild.name,
+                "icon": None,
+                "banner": None,
+                "owner": guild.owner_id == bot_id,
+                "permissions": str(member_permissions(guild, bot_id)),
+                "features": [],
+            }
+            for guild in api.state.bot_guilds()
+        ]
+    )
+
+
+async def leave_guild(api: RestApi, call: ApiCall) -> web.StreamResponse:
+    """DELETE /users/@me/guilds/{guild_id}: the bot leaves; GUILD_DELETE follows."""
+    guild_id = call.param_int("guild_id")
+    guild = api.state.guilds.get(guild_id)
+    if guild is None or not api.state.bot_is_in(guild_id):
+        return error(*UNKNOWN_GUILD)
+    await api.hub.dispatch("GUILD_DELETE", {"id": str(guild_id)}, guild_id=guild_id)
+    guild.members.pop(api.state.bot_user.id, None)
+    api.state.left_guilds.append(guild_id)
+    api.state.changed()
+    return no_content()
+
+
 ROUTES: list[Route] = [
+    Route("GET", "/users/@me/guilds", my_guilds),
+    Route("DELETE", "/users/@me/guilds/{guild_id}", leave_guild),
     Route("GET", "/guilds/{guild_id}", get_guild),
     Route("GET", "/guilds/{guild_id}/channels", guild_channels),
     Route("GET", "/guilds/{guild_id}/roles", guild_roles),

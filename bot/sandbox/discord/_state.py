@@ -30,6 +30,10 @@ from bot.sandbox.discord._payloads import (
 
 REPLY_TYPE = 19
 CHAT_INPUT_COMMAND_TYPE = 20
+#: Application flags: the Message Content intent switched on in the developer portal
+#: (verified bots get GATEWAY_MESSAGE_CONTENT, the others GATEWAY_MESSAGE_CONTENT_LIMITED).
+GATEWAY_MESSAGE_CONTENT = 1 << 18
+GATEWAY_MESSAGE_CONTENT_LIMITED = 1 << 19
 
 
 def emoji_parts(emoji: str) -> tuple[str, Payload]:
@@ -68,6 +72,9 @@ class DiscordState:
         self.mention_checks: list[MentionCheck] = []
         self.failures: list[FailureRule] = []
         self.blocked_dm_users: set[int] = set()
+        self.message_content_intent = True
+        self.bot_public = False
+        self.left_guilds: list[int] = []
 
     def changed(self) -> None:
         """Wake everyone waiting for a change."""
@@ -83,6 +90,22 @@ class DiscordState:
             guild.channel_ids.append(channel_id)
         self.changed()
         return channel
+
+    @property
+    def application_flags(self) -> int:
+        """The application's flags as `GET /applications/@me` and READY report them."""
+        return GATEWAY_MESSAGE_CONTENT_LIMITED if self.message_content_intent else 0
+
+    def bot_is_in(self, guild_id: int | None) -> bool:
+        """Whether the bot is a member of the guild (DMs: always)."""
+        if guild_id is None:
+            return True
+        guild = self.guilds.get(guild_id)
+        return guild is not None and self.bot_user.id in guild.members
+
+    def bot_guilds(self) -> list[FakeGuild]:
+        """Guilds the bot is a member of."""
+        return [g for g in self.guilds.values() if self.bot_user.id in g.members]
 
     def guild_of(self, channel: Payload | None) -> FakeGuild | None:
         """Guild a channel belongs to, if any."""
