@@ -72,6 +72,15 @@ def _parse_duration(value: object) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def _real_secret(value: SecretStr | None, advice: str) -> SecretStr | None:
+    """None for an empty secret; a placeholder such as `changeme` is refused."""
+    if value is None or not value.get_secret_value().strip():
+        return None
+    if value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+        raise ValueError(f"is a placeholder; {advice}")
+    return value
+
+
 class _Section(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -97,6 +106,12 @@ class DiscordSettings(_Section):
     gateway_url: str | None = Field(None, validation_alias=_env("DISCORD_GATEWAY_URL"))
     shard_count: int | None = Field(None, ge=1, validation_alias=_env("SHARD_COUNT"))
     shard_ids: IdList = Field(default_factory=list, validation_alias=_env("SHARD_IDS"))
+    # Home guilds: the bot works only there (default: the guild of REVIEW_CHANNEL_ID).
+    allowed_guild_ids: IdList = Field(
+        default_factory=list, validation_alias=_env("ALLOWED_GUILD_IDS")
+    )
+    leave_unknown_guilds: bool = Field(True, validation_alias=_env("LEAVE_UNKNOWN_GUILDS"))
+    commands_global: bool = Field(False, validation_alias=_env("COMMANDS_GLOBAL"))
     triage_emoji: str = Field("📝", validation_alias=_env("TRIAGE_REACTION_EMOJI"))
     approve_emoji: str = Field("✅", validation_alias=_env("APPROVE_REACTION_EMOJI"))
     reject_emoji: str = Field("❌", validation_alias=_env("REJECT_REACTION_EMOJI"))
@@ -108,7 +123,11 @@ class DiscordSettings(_Section):
     )
 
     _ids = field_validator(
-        "feedback_channel_ids", "maintainer_role_ids", "shard_ids", mode="before"
+        "feedback_channel_ids",
+        "maintainer_role_ids",
+        "shard_ids",
+        "allowed_guild_ids",
+        mode="before",
     )(_parse_ids)
     _window = field_validator("rate_limit_window", mode="before")(_parse_duration)
 
@@ -122,11 +141,16 @@ class DiscordSettings(_Section):
     @field_validator("token", mode="after")
     @classmethod
     def _reject_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value().strip():
-            return None
-        if value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
-            raise ValueError("is a placeholder; set the real bot token or leave it empty")
-        return value
+        return _real_secret(value, "set the real bot token or leave it empty")
+
+    @model_validator(mode="after")
+    def _commands_scope(self) -> DiscordSettings:
+        if self.commands_global and self.allowed_guild_ids:
+            raise ValueError(
+                "COMMANDS_GLOBAL registers the commands in every server; with "
+                "ALLOWED_GUILD_IDS set they are registered in those servers, so leave it false"
+            )
+        return self
 
     @model_validator(mode="after")
     def _shards_fit(self) -> DiscordSettings:
@@ -281,6 +305,8 @@ class Settings(_Section):
     )
     log_format: Literal["json", "console"] | None = Field(None, validation_alias=_env("LOG_FORMAT"))
     health_port: int | None = Field(None, ge=1, le=65535, validation_alias=_env("HEALTH_PORT"))
+    health_host: str = Field("127.0.0.1", min_length=1, validation_alias=_env("HEALTH_HOST"))
+    health_token: SecretStr | None = Field(None, validation_alias=_env("HEALTH_TOKEN"))
 
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     github: GitHubSettings = Field(default_factory=GitHubSettings)
@@ -291,6 +317,11 @@ class Settings(_Section):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("health_token", mode="after")
+    @classmethod
+    def _real_health_token(cls, value: SecretStr | None) -> SecretStr | None:
+        return _real_secret(value, "set a long random token or leave it empty")
 
     @field_validator("database_url", "chroma_url", mode="after")
     @classmethod

@@ -34,6 +34,11 @@ ALL_VARS = [
     "GITHUB_API_URL",
     "SHARD_COUNT",
     "SHARD_IDS",
+    "ALLOWED_GUILD_IDS",
+    "LEAVE_UNKNOWN_GUILDS",
+    "COMMANDS_GLOBAL",
+    "HEALTH_HOST",
+    "HEALTH_TOKEN",
 ]
 
 
@@ -113,3 +118,40 @@ def test_env_file_empty_values_mean_unset(tmp_path: Path) -> None:
     settings = load_settings()
     assert settings.log_format is None and settings.health_port is None
     assert settings.discord.review_channel_id == 42
+
+
+def test_home_guilds_commands_and_health_defaults() -> None:
+    settings = load_settings()
+    assert settings.discord.allowed_guild_ids == []
+    assert settings.discord.leave_unknown_guilds is True
+    assert settings.discord.commands_global is False
+    assert settings.health_host == "127.0.0.1"
+    assert settings.health_token is None
+
+
+def test_home_guilds_and_health_token_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALLOWED_GUILD_IDS", "111, 222")
+    monkeypatch.setenv("LEAVE_UNKNOWN_GUILDS", "false")
+    monkeypatch.setenv("HEALTH_HOST", "0.0.0.0")
+    monkeypatch.setenv("HEALTH_TOKEN", "scrape-me-please")
+    settings = load_settings()
+    assert settings.discord.allowed_guild_ids == [111, 222]
+    assert settings.discord.leave_unknown_guilds is False
+    assert settings.health_host == "0.0.0.0"
+    assert settings.health_token is not None
+    assert settings.health_token.get_secret_value() == "scrape-me-please"
+    assert "scrape-me-please" not in repr(settings)
+
+
+def test_global_commands_need_an_empty_guild_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMMANDS_GLOBAL", "true")
+    assert load_settings().discord.commands_global is True
+    monkeypatch.setenv("ALLOWED_GUILD_IDS", "111")
+    with pytest.raises(SettingsError, match="COMMANDS_GLOBAL"):
+        load_settings()
+
+
+def test_a_placeholder_health_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEALTH_TOKEN", "changeme")
+    with pytest.raises(SettingsError, match="HEALTH_TOKEN"):
+        load_settings()
