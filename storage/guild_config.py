@@ -1,13 +1,19 @@
-"""Repository for per-guild configuration overrides set with /config."""
+"""Repository for per-guild configuration overrides set with /config, and their audit trail."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlmodel import col
 
 from storage.db import Database
 from storage.models import AuditEvent, GuildConfig, utcnow
+
+#: Audit actions: a stored change, and an attempt that was refused (with its reason).
+CHANGED, REFUSED = "config", "config_refused"
+#: Audit rows scanned when listing one guild's configuration history.
+_HISTORY_SCAN = 500
 
 
 class GuildConfigRepository:
@@ -46,7 +52,7 @@ class GuildConfigRepository:
                     item_id=None,
                     at=utcnow(),
                     actor=actor,
-                    action="config",
+                    action=CHANGED,
                     details={"guild_id": guild_id, "changes": changes},
                 )
             )
@@ -57,3 +63,34 @@ class GuildConfigRepository:
         async with self.db.sessions() as session:
             rows = (await session.execute(select(GuildConfig))).scalars()
             return {row.guild_id: dict(row.values) for row in rows}
+
+    async def record_refusal(
+        self, *, guild_id: int, key: str, value: str, actor: str, reason: str
+    ) -> None:
+        """Audit an attempted change that was refused (nothing else is written)."""
+        async with self.db.transaction() as session:
+            await session.execute(
+                insert(AuditEvent).values(
+                    item_id=None,
+                    at=utcnow(),
+                    actor=actor,
+                    action=REFUSED,
+                    details={"guild_id": guild_id, "key": key, "value": value, "reason": reason},
+                )
+            )
+
+    async def history(self, guild_id: int, *, limit: int = 50) -> list[AuditEvent]:
+        """The guild's latest configuration changes and refused attempts, newest first."""
+        async with self.db.sessions() as session:
+            stmt = (
+                select(AuditEvent)
+                .where(
+                    col(AuditEvent.item_id).is_(None),
+                    col(AuditEvent.action).in_([CHANGED, REFUSED]),
+                )
+                .order_by(col(AuditEvent.id).desc())
+                .limit(_HISTORY_SCAN)
+            )
+            rows = (await session.execute(stmt)).scalars()
+            mine = [r for r in rows if (r.details or {}).get("guild_id") == guild_id]
+        return mine[:limit]

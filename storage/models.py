@@ -1,4 +1,4 @@
-"""SQLModel tables: feedback items, audit trail, guild configuration, sync state, examples."""
+"""SQLModel tables: feedback items, audit trail, guild configuration, sync states, examples."""
 
 from __future__ import annotations
 
@@ -174,6 +174,17 @@ class SyncState(SQLModel, table=True):
     since: datetime | None = _ts(nullable=True)
     last_run_at: datetime | None = _ts(nullable=True)
     issues_seen: int = 0
+
+
+class CommandSync(SQLModel, table=True):
+    """What was last registered as slash commands in one scope (a guild, or global)."""
+
+    __tablename__ = "command_syncs"
+
+    scope: str = Field(primary_key=True, max_length=100)
+    payload_hash: str = Field(max_length=64)
+    commands: int = 0
+    synced_at: datetime = _ts(nullable=False, default=utcnow)
 
 
 class Example(SQLModel, table=True):

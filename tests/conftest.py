@@ -81,6 +81,21 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         await drop_pg_database(url)
 
 
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+async def module_database_url(request: pytest.FixtureRequest) -> AsyncIterator[str | None]:
+    """DATABASE_URL for a module's sandbox bot on each backend (None: SQLite under DATA_DIR)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    url = await create_pg_database()
+    try:
+        yield url
+    finally:
+        await drop_pg_database(url)
+
+
 @pytest.fixture
 async def database(db_url: str) -> AsyncIterator[Database]:
     """An open `Database` on a fresh schema."""
