@@ -17,6 +17,7 @@ from agents.triage.context import TriageContext
 from agents.triage.graph import build_graph
 from agents.triage.runner import TriageRunner
 from bot.guild_settings import GuildSettingsResolver
+from bot.guilds import HomeGuilds
 from bot.log import register_secret
 from bot.notify import NotifierHub
 from bot.settings import Settings
@@ -49,6 +50,7 @@ class Services:
     dedup: DuplicateIndex | None = None
     github: GitHubClient | None = None
     corrections: CorrectionMemory | None = None
+    home_guilds: HomeGuilds = field(default_factory=HomeGuilds)
     started_at: float = field(default_factory=time.time)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -97,7 +99,13 @@ def build_github(settings: Settings) -> GitHubClient | None:
 
 
 def _register_secrets(settings: Settings) -> None:
-    for secret in (settings.discord.token, settings.github.token, settings.llm.api_key):
+    secrets = (
+        settings.discord.token,
+        settings.github.token,
+        settings.llm.api_key,
+        settings.health_token,
+    )
+    for secret in secrets:
         if secret is not None:
             register_secret(secret.get_secret_value())
 
@@ -142,6 +150,7 @@ async def open_services(
             open_checkpointer(database_url=settings.db_url, data_dir=settings.data_dir)
         )
         notifier = NotifierHub()
+        home_guilds = HomeGuilds()
         context = TriageContext(
             items=items,
             engine=engine,
@@ -156,7 +165,7 @@ async def open_services(
             context=context,
             policy_for=resolver.policy_for,
             concurrency=settings.triage.concurrency,
-            owns_guild=_shard_filter(settings),
+            owns_guild=_ownership(settings, home_guilds),
         )
         services = Services(
             settings=settings,
@@ -171,6 +180,7 @@ async def open_services(
             dedup=dedup,
             github=github,
             corrections=corrections,
+            home_guilds=home_guilds,
         )
         services.extras["model_loading"] = loading
         reembedding = asyncio.get_running_loop().create_task(_reembed_index(dedup, loading))
@@ -207,6 +217,16 @@ async def _reembed_index(dedup: DuplicateIndex, loading: asyncio.Task[None]) -> 
     if count:
         log.info("duplicate index: %d documents embedded again with the current model", count)
     return count
+
+
+def _ownership(settings: Settings, home: HomeGuilds) -> Any:
+    """Guilds this process acts for: its shards' guilds that are home guilds."""
+    on_my_shards = _shard_filter(settings)
+
+    def owns(guild_id: int | None) -> bool:
+        return on_my_shards(guild_id) and home.allows(guild_id)
+
+    return owns
 
 
 def _shard_filter(settings: Settings) -> Any:

@@ -268,9 +268,14 @@ class FakeDiscord(UserActions, RecordQueries, LoopbackServer):
         return self._new_user(name, user_id=None)
 
     async def announce_guild(self, guild_id: int) -> None:
-        """Dispatch GUILD_CREATE for a guild the bot was added to while connected."""
+        """Dispatch GUILD_CREATE for a guild the bot was added to while connected.
+
+        Like Discord's event for a join, it carries no `unavailable` flag (that marks a guild
+        coming back after an outage).
+        """
         guild = self._guild(guild_id)
         payload = guild_create_payload(guild, self.state.guild_channels(guild), self.state.users)
+        payload.pop("unavailable", None)
         await self.hub.dispatch("GUILD_CREATE", payload, guild_id=guild.id)
 
     @property
