@@ -313,8 +313,10 @@ class ItemRepository:
                 stmt = stmt.where(FeedbackItem.guild_id == guild_id)
             return int((await session.execute(stmt)).scalar_one())
 
-    async def count_transitions_since(self, since: datetime, to: Sequence[ItemStatus]) -> int:
-        """Transitions into any of these statuses since the given time."""
+    async def count_transitions_since(
+        self, since: datetime, to: Sequence[ItemStatus], *, guild_id: int | None = None
+    ) -> int:
+        """Transitions into any of these statuses since the given time (of one guild's items)."""
         async with self.db.sessions() as session:
             stmt = (
                 select(func.count())
@@ -324,17 +326,22 @@ class ItemRepository:
                     AuditEvent.to_status.in_([str(s) for s in to]),  # type: ignore[union-attr]
                 )
             )
+            if guild_id is not None:
+                stmt = stmt.join(
+                    FeedbackItem,
+                    FeedbackItem.id == AuditEvent.item_id,  # type: ignore[arg-type]
+                ).where(FeedbackItem.guild_id == guild_id)
             return int((await session.execute(stmt)).scalar_one())
 
-    async def oldest_in(self, status: ItemStatus) -> FeedbackItem | None:
-        """The longest-waiting item in this status."""
+    async def oldest_in(
+        self, status: ItemStatus, *, guild_id: int | None = None
+    ) -> FeedbackItem | None:
+        """The longest-waiting item in this status (of one guild, when given)."""
         async with self.db.sessions() as session:
-            stmt = (
-                select(FeedbackItem)
-                .where(FeedbackItem.status == status)
-                .order_by(FeedbackItem.updated_at)  # type: ignore[arg-type]
-                .limit(1)
-            )
+            stmt = select(FeedbackItem).where(FeedbackItem.status == status)
+            if guild_id is not None:
+                stmt = stmt.where(FeedbackItem.guild_id == guild_id)
+            stmt = stmt.order_by(FeedbackItem.updated_at).limit(1)  # type: ignore[arg-type]
             return (await session.execute(stmt)).scalar_one_or_none()
 
     async def find_by_issue(self, *, repo: str, issue_number: int) -> list[FeedbackItem]:

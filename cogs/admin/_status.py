@@ -115,11 +115,15 @@ async def gather_status(
             "throughput", services.items.count_created_since(since, guild_id=guild_id), timeout
         )
         report.filed_24h = await _within(
-            "throughput", services.items.count_transitions_since(since, [S.FILED]), timeout
+            "throughput",
+            services.items.count_transitions_since(since, [S.FILED], guild_id=guild_id),
+            timeout,
         )
 
     async def oldest() -> None:
-        item = await _within("review queue", services.items.oldest_in(S.AWAITING_REVIEW), timeout)
+        item = await _within(
+            "review queue", services.items.oldest_in(S.AWAITING_REVIEW, guild_id=guild_id), timeout
+        )
         if item is None:
             return
         waiting_since = item.updated_at

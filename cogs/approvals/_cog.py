@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from agents.triage.state import Decision
 from bot.notify import sync_listeners
-from cogs._checks import is_maintainer
+from cogs._checks import actor_of, is_maintainer
 from cogs._modals import modal_custom_id, submitted_values
 from cogs.approvals._notify import ReviewNotifier
 from cogs.approvals._updates import IssueUpdateNotifier
@@ -49,11 +49,6 @@ _OPEN_FOR: dict[str, frozenset[ItemStatus]] = {
     "reject": frozenset({ItemStatus.AWAITING_REVIEW, ItemStatus.FAILED}),
     "retry": frozenset({ItemStatus.FAILED}),
 }
-
-
-def actor_of(user: discord.abc.User) -> str:
-    """How a decider appears in the audit trail: `name (id)`."""
-    return f"{user.name} ({user.id})"
 
 
 async def _reply(interaction: discord.Interaction, text: str) -> None:

@@ -134,6 +134,8 @@ class ReviewNotifier:
         if channel_id is None:
             log.warning("no review channel configured for guild %s", item.guild_id)
             return None
+        if not await self.bot.directory.may_post(item.guild_id, channel_id):
+            return None
         message = await self._channel(channel_id, item.guild_id).send(
             **await self._render(item), allowed_mentions=NO_PINGS
         )
@@ -208,8 +210,18 @@ class ReviewNotifier:
         return True
 
     async def send_to_reporter(self, item: FeedbackItem, text: str) -> str | None:
-        """Reply to the original message, else DM, else post in its channel; returns how."""
-        if item.message_id is not None and item.channel_id is not None:
+        """Reply to the original message, else DM, else post in its channel; returns how.
+
+        Nothing is sent for an item of a guild that is not home, nor into a channel that is
+        not the item's guild's.
+        """
+        directory = self.bot.directory
+        if not directory.may_message_reporter(item.guild_id):
+            return None
+        in_place = item.channel_id is not None and await directory.may_post(
+            item.guild_id, item.channel_id
+        )
+        if in_place and item.message_id is not None and item.channel_id is not None:
             channel = self._channel(item.channel_id, item.guild_id)
             original = channel.get_partial_message(item.message_id)
             try:
@@ -228,7 +240,7 @@ class ReviewNotifier:
                 return "dm"
             except discord.HTTPException:
                 log.info("reporter of item %s does not accept DMs", item.id)
-        if item.channel_id is not None and item.message_id is None:
+        if in_place and item.channel_id is not None and item.message_id is None:
             name = discord.utils.escape_mentions(discord.utils.escape_markdown(item.author_name))
             try:
                 await self._channel(item.channel_id, item.guild_id).send(
@@ -241,6 +253,8 @@ class ReviewNotifier:
 
     async def _mark_not_actionable(self, item: FeedbackItem) -> None:
         if item.message_id is None or item.channel_id is None:
+            return
+        if not await self.bot.directory.may_post(item.guild_id, item.channel_id):
             return
         settings = await self._settings(item)
         message = self._channel(item.channel_id, item.guild_id).get_partial_message(item.message_id)
@@ -257,6 +271,8 @@ class ReviewNotifier:
         if item is None or item.status != ItemStatus.AWAITING_REVIEW:
             return
         if item.review_message_id is None or item.review_channel_id is None:
+            return
+        if not await self.bot.directory.may_post(item.guild_id, item.review_channel_id):
             return
         since = item.created_at
         for event in await self.services.items.events(item_id):

@@ -93,6 +93,8 @@ class DigestCog(commands.Cog, name="Digest"):
             return False
         if now - last < self.interval:
             return False
+        if not await self.bot.directory.may_post(guild_id, settings.review_channel_id):
+            return False
         digest = await self.build(guild_id, since=last, until=now)
         channel = self.bot.get_partial_messageable(settings.review_channel_id, guild_id=guild_id)
         message = await channel.send(embed=digest_embed(digest), allowed_mentions=NO_PINGS)

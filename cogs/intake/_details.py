@@ -65,6 +65,9 @@ class DetailsConversation:
         if item.channel_id is None or item.message_id is None or not questions:
             await self._give_up(item_id)
             return
+        if not await self.bot.directory.may_post(item.guild_id, item.channel_id):
+            await self._give_up(item_id)
+            return
         channel = self.bot.get_partial_messageable(item.channel_id, guild_id=item.guild_id)
         try:
             thread = await channel.get_partial_message(item.message_id).create_thread(
