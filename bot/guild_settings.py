@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
@@ -59,8 +59,47 @@ EDITABLE_KEYS: dict[str, str] = {
 }
 
 
+#: Settings naming channels or roles: their values must belong to the guild that sets them.
+CHANNEL_KEYS = frozenset({"feedback_channel_ids", "review_channel_id"})
+ROLE_KEYS = frozenset({"maintainer_role_ids"})
+
+
 class ConfigError(ValueError):
     """A /config value that cannot be used; the message is shown to the maintainer."""
+
+
+class Ownership(Protocol):
+    """Answers whether channels and roles belong to a guild (`bot.guilds.GuildDirectory`)."""
+
+    async def channel_in_guild(self, guild_id: int, channel_id: int) -> bool:
+        """Whether the channel or thread belongs to the guild."""
+        ...
+
+    async def role_in_guild(self, guild_id: int, role_id: int) -> bool:
+        """Whether the role belongs to the guild."""
+        ...
+
+
+async def check_belongs(
+    key: str, value: Any, *, guild_id: int, ownership: Ownership | None
+) -> None:
+    """Refuse channels and roles of other guilds, and the @everyone role as a maintainer role.
+
+    Raises:
+        ConfigError: The value names something outside the guild (or cannot be checked).
+    """
+    if key not in CHANNEL_KEYS | ROLE_KEYS or value is None:
+        return
+    ids = value if isinstance(value, list) else [value]
+    if key in ROLE_KEYS and guild_id in ids:
+        raise ConfigError("the @everyone role cannot be a maintainer role: everyone could decide.")
+    if ownership is None:
+        raise ConfigError(f"`{key}` can only be changed from Discord.")
+    for snowflake in ids:
+        if key in ROLE_KEYS and not await ownership.role_in_guild(guild_id, snowflake):
+            raise ConfigError(f"`{snowflake}` is not a role of this server.")
+        if key in CHANNEL_KEYS and not await ownership.channel_in_guild(guild_id, snowflake):
+            raise ConfigError(f"`{snowflake}` is not a channel of this server.")
 
 
 class GuildSettingsResolver:
@@ -123,8 +162,24 @@ class GuildSettingsResolver:
             ask_for_details=guild.ask_for_details,
         )
 
-    async def change(self, *, guild_id: int, key: str, raw: str, actor: str) -> GuildSettings:
-        """Validate and store one change; raises `ConfigError` with a readable reason."""
+    def forget(self, guild_id: int | None) -> None:
+        """Drop the cached settings of a guild (read again on next use)."""
+        self._cache.pop(guild_id, None)
+
+    async def change(
+        self,
+        *,
+        guild_id: int,
+        key: str,
+        raw: str,
+        actor: str,
+        ownership: Ownership | None = None,
+    ) -> GuildSettings:
+        """Validate and store one change; raises `ConfigError` with a readable reason.
+
+        Channels and roles must belong to `guild_id` (checked through `ownership`), the
+        @everyone role is never a maintainer role, and a repository must be in ALLOWED_REPOS.
+        """
         if key not in EDITABLE_KEYS:
             raise ConfigError(f"Unknown setting `{key}`.")
         value = _parse(key, raw)
@@ -133,13 +188,17 @@ class GuildSettingsResolver:
         if key == "repo" and value is not None and value not in self.settings.github.allowlist:
             allowed = ", ".join(self.settings.github.allowlist) or "none"
             raise ConfigError(f"`{value}` is not in ALLOWED_REPOS (allowed: {allowed}).")
+        await check_belongs(key, value, guild_id=guild_id, ownership=ownership)
         current = await self.repository.get(guild_id)
+        after = {**self.defaults(), **current}
+        if value is not None:
+            after[key] = value
         try:
-            GuildSettings.model_validate({**self.defaults(), **current, key: value})
+            GuildSettings.model_validate(after)
         except ValidationError as exc:
             raise ConfigError(f"Invalid value for `{key}`: {exc.errors()[0]['msg']}.") from None
         await self.repository.update(guild_id=guild_id, changes={key: value}, actor=actor)
-        self._cache.pop(guild_id, None)
+        self.forget(guild_id)
         return await self.resolve(guild_id)
 
 

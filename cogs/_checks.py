@@ -1,4 +1,9 @@
-"""Who may decide: maintainer roles or Manage Server, read from the event payload, not a cache."""
+"""Who may decide and who may configure, read from the event payload, not a cache.
+
+Deciding on items: a maintainer role or Manage Server. Changing settings with /config set:
+Manage Server (or Administrator) or the guild's owner only. Both apply in home guilds only;
+events from other guilds never reach the cogs (`bot.guilds`).
+"""
 
 from __future__ import annotations
 
@@ -60,3 +65,22 @@ def is_maintainer(subject: Any, guild_settings: GuildSettings) -> bool:
     if role_ids & set(guild_settings.maintainer_role_ids):
         return True
     return _grants_manage_server(permissions)
+
+
+def may_configure(interaction: discord.Interaction) -> bool:
+    """Whether the user may change the guild's settings: Manage Server or the guild's owner.
+
+    A maintainer role alone is not enough: it could otherwise name who else is a maintainer.
+    """
+    if interaction.guild_id is None:
+        return False
+    _role_ids, permissions = _role_ids_and_permissions(interaction)
+    if _grants_manage_server(permissions):
+        return True
+    guild = interaction.guild
+    return guild is not None and guild.owner_id == interaction.user.id
+
+
+def actor_of(user: discord.abc.User) -> str:
+    """How a person appears in the audit trail: `name (id)`."""
+    return f"{user.name} ({user.id})"

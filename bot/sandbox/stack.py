@@ -105,7 +105,7 @@ class Sandbox:
     maintainer: FakeUser
     reporter: FakeUser
     outsider: FakeUser
-    _start: Callable[[], Any] = field(repr=False)
+    _start: Callable[[Settings], Any] = field(repr=False)
     github_retry: RetryPolicy | None = None
     _runtime: BotRuntime | None = field(default=None, repr=False)
     _stack: AsyncExitStack | None = field(default=None, repr=False)
@@ -132,11 +132,16 @@ class Sandbox:
         """`owner/name` issues are filed in."""
         return f"{self.env['GITHUB_OWNER']}/{self.env['GITHUB_REPO']}"
 
+    def configure(self, **env: str) -> None:
+        """Change settings before the next start, e.g. ids of guilds added to the fake."""
+        self.env.update(env)
+        self.settings = settings_from_env(self.env)
+
     async def start(self) -> None:
         """Start the bot (services, gateway, READY, recovery)."""
         stack = AsyncExitStack()
         try:
-            runtime: BotRuntime = await stack.enter_async_context(self._start())
+            runtime: BotRuntime = await stack.enter_async_context(self._start(self.settings))
         except BaseException:
             await stack.aclose()
             raise
@@ -307,9 +312,9 @@ async def sandbox_stack(
         reporter = discord_fake.add_user("riley-reporter")
         outsider = discord_fake.add_user("olly-outsider")
 
-        def start() -> Any:
+        def start(current: Settings) -> Any:
             return bot_running(
-                settings, ready_timeout=READY_TIMEOUT_SECONDS, model=model, load_model_now=True
+                current, ready_timeout=READY_TIMEOUT_SECONDS, model=model, load_model_now=True
             )
 
         sandbox = Sandbox(

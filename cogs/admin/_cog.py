@@ -1,4 +1,9 @@
-"""Maintainer commands: /status (health of the whole pipeline) and /config (show and set)."""
+"""Maintainer commands: /status (health of the whole pipeline) and /config (show and set).
+
+Maintainers (a maintainer role or Manage Server) may read; only Manage Server or the
+guild's owner may change a setting. Every change and every refused attempt is audited
+with its actor.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from discord.ext import commands
 
 from agents.text import truncate
 from bot.guild_settings import EDITABLE_KEYS, ConfigError
-from cogs._checks import is_maintainer
+from cogs._checks import actor_of, is_maintainer, may_configure
 from cogs.admin._status import (
     effective_config,
     format_config_value,
@@ -26,6 +31,9 @@ log = logging.getLogger(__name__)
 
 NONE = discord.AllowedMentions.none()
 NOT_MAINTAINER = "Only maintainers can use this command."
+NOT_A_MANAGER = "only members with the Manage Server permission (or the owner) can change settings."
+#: Characters of a refused value kept in the audit trail.
+AUDITED_VALUE_CHARS = 200
 EMBED_COLOUR = discord.Colour.blurple()
 FIELD_VALUE_MAX = 1024
 DESCRIPTION_MAX = 4096
@@ -93,18 +101,29 @@ class AdminCog(commands.Cog):
     async def config_set(
         self, interaction: discord.Interaction, key: app_commands.Choice[str], value: str
     ) -> None:
-        """Validate, store and audit one change."""
-        if not await self._maintainer_or_refuse(interaction):
-            return
+        """Validate, store and audit one change (Manage Server or the owner only)."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None
+        actor = actor_of(interaction.user)
         try:
+            if not may_configure(interaction):
+                raise ConfigError(NOT_A_MANAGER)
             updated = await self.services.guild_settings.change(
                 guild_id=interaction.guild_id,
                 key=key.value,
                 raw=value,
-                actor=interaction.user.name,
+                actor=actor,
+                ownership=self.bot.directory,
             )
         except ConfigError as exc:
+            await self.services.guild_configs.record_refusal(
+                guild_id=interaction.guild_id,
+                key=key.value,
+                value=value[:AUDITED_VALUE_CHARS],
+                actor=actor,
+                reason=str(exc),
+            )
+            log.info("config %s refused for %s: %s", key.value, interaction.user.id, exc)
             await interaction.followup.send(
                 f"Not changed: {exc}", ephemeral=True, allowed_mentions=NONE
             )

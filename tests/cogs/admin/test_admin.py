@@ -10,7 +10,7 @@ import pytest
 from bot.guild_settings import EDITABLE_KEYS
 from bot.sandbox.discord import FakeUser
 from bot.sandbox.stack import Sandbox, sandbox_stack
-from cogs.admin._cog import NOT_MAINTAINER
+from cogs.admin._cog import NOT_A_MANAGER, NOT_MAINTAINER
 from cogs.admin._status import effective_config, gather_status, status_fields
 from storage.embeddings import Embedder
 from storage.models import ItemStatus
@@ -26,6 +26,13 @@ async def sb(
         extra_env={"ALLOWED_REPOS": "acme/widgets,acme/gadgets", "TRIAGE_REACTION_EMOJI": "🧪"},
     ) as sandbox:
         yield sandbox
+
+
+@pytest.fixture(scope="module")
+def manager(sb: Sandbox) -> FakeUser:
+    """A member with Manage Server (and no maintainer role): may change settings."""
+    role = sb.discord.add_role("Server Manager", permissions=1 << 5)
+    return sb.discord.add_user("mel-manager", roles=[role.id])
 
 
 @pytest.fixture(scope="module")
@@ -106,10 +113,8 @@ async def test_status_report_counts_match_the_database(sb: Sandbox, awaiting_ite
     assert report.errors == []
 
 
-async def test_config_set_then_show(sb: Sandbox) -> None:
-    answer = await _command(
-        sb, "config set", {"key": "review_confidence", "value": "0.7"}, sb.maintainer
-    )
+async def test_config_set_then_show(sb: Sandbox, manager: FakeUser) -> None:
+    answer = await _command(sb, "config set", {"key": "review_confidence", "value": "0.7"}, manager)
     assert "is now 0.7" in (answer.content or "")
     settings = await sb.services.guild_settings.resolve(sb.discord.guild_id)
     assert settings.review_confidence == 0.7
@@ -133,37 +138,35 @@ async def test_config_set_then_show(sb: Sandbox) -> None:
     ],
 )
 async def test_config_set_refuses_bad_values(
-    sb: Sandbox, key: str, value: str, reason: str
+    sb: Sandbox, manager: FakeUser, key: str, value: str, reason: str
 ) -> None:
     before = await sb.services.guild_configs.get(sb.discord.guild_id)
-    answer = await _command(sb, "config set", {"key": key, "value": value}, sb.maintainer)
+    answer = await _command(sb, "config set", {"key": key, "value": value}, manager)
     assert answer.ephemeral
     assert answer.content.startswith("Not changed:") and reason in answer.content
     assert await sb.services.guild_configs.get(sb.discord.guild_id) == before
 
 
-async def test_config_set_accepts_an_allowlisted_repo(sb: Sandbox) -> None:
-    answer = await _command(
-        sb, "config set", {"key": "repo", "value": "Acme/Gadgets"}, sb.maintainer
-    )
+async def test_config_set_accepts_an_allowlisted_repo(sb: Sandbox, manager: FakeUser) -> None:
+    answer = await _command(sb, "config set", {"key": "repo", "value": "Acme/Gadgets"}, manager)
     assert answer.content == "`repo` is now acme/gadgets."
     rows = {r.key: r for r in await effective_config(sb.services, sb.discord.guild_id)}
     assert (rows["repo"].value, rows["repo"].source) == ("acme/gadgets", "stored")
-    reset = await _command(sb, "config set", {"key": "repo", "value": "default"}, sb.maintainer)
+    reset = await _command(sb, "config set", {"key": "repo", "value": "default"}, manager)
     assert reset.content == "`repo` is now acme/widgets."
 
 
 async def test_config_is_refused_to_non_maintainers(sb: Sandbox) -> None:
     before = await sb.services.guild_configs.get(sb.discord.guild_id)
     answer = await _command(sb, "config set", {"key": "ack_emoji", "value": "🙈"}, sb.outsider)
-    assert answer.content == NOT_MAINTAINER
+    assert answer.content == f"Not changed: {NOT_A_MANAGER}"
     assert await sb.services.guild_configs.get(sb.discord.guild_id) == before
     shown = await _command(sb, "config show", None, sb.reporter)
     assert shown.content == NOT_MAINTAINER and not shown.embeds
 
 
-async def test_config_boolean_is_stored(sb: Sandbox) -> None:
-    await _command(sb, "config set", {"key": "notify_reporter", "value": "false"}, sb.maintainer)
+async def test_config_boolean_is_stored(sb: Sandbox, manager: FakeUser) -> None:
+    await _command(sb, "config set", {"key": "notify_reporter", "value": "false"}, manager)
     stored = await sb.services.guild_configs.get(sb.discord.guild_id)
     assert stored["notify_reporter"] is False
     rows = {r.key: r for r in await effective_config(sb.services, sb.discord.guild_id)}
