@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +27,13 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 8.0
 RECONCILE_EVERY_SECONDS = 120
+#: Exit code when Discord refuses a setting only the developer portal can change.
+EXIT_PORTAL_SETTING = 2
+MESSAGE_CONTENT_OFF = (
+    "iterateswarm: Discord refused the Message Content intent. Turn on Bot -> Privileged "
+    "Gateway Intents -> Message Content Intent for this application at "
+    "https://discord.com/developers/applications, then start the bot again."
+)
 
 
 async def recover(services: Services, scheduler: ReviewScheduler) -> None:
@@ -140,6 +148,9 @@ async def run_bot(settings: Settings) -> int:
     except discord.LoginFailure:
         log.error("Discord rejected DISCORD_BOT_TOKEN; check the token in your .env")
         return 1
+    except discord.PrivilegedIntentsRequired:
+        print(MESSAGE_CONTENT_OFF, file=sys.stderr, flush=True)
+        return EXIT_PORTAL_SETTING
     log.info("stopped")
     return 0
 
@@ -179,10 +190,13 @@ def _attach_sync(services: Services) -> None:
 
 
 async def _start_health(services: Services) -> HealthServer | None:
-    if services.settings.health_port is None:
+    settings = services.settings
+    if settings.health_port is None:
         return None
     from bot.health import HealthServer
 
-    server = HealthServer(services, port=services.settings.health_port)
+    server = HealthServer(
+        services, port=settings.health_port, host=settings.health_host, token=settings.health_token
+    )
     await server.start()
     return server

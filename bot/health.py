@@ -1,8 +1,16 @@
-"""Health and metrics over HTTP: /healthz (gateway and database) and /metrics (Prometheus)."""
+"""Health and metrics over HTTP: /healthz (gateway and database) and /metrics (Prometheus).
+
+The server listens on 127.0.0.1 unless HEALTH_HOST says otherwise. With HEALTH_TOKEN set,
+/metrics answers only requests carrying `Authorization: Bearer <token>` (compared in
+constant time); /healthz stays open for probes and tells nothing but up or down. The
+database query behind the item gauges is shared for a few seconds, so a storm of scrapes
+runs it once.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from collections import OrderedDict
@@ -15,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
+from pydantic import SecretStr
 
 from agents.triage.ports import ItemEvent
 from bot.services import Services
@@ -28,6 +37,8 @@ LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
 _TRIAGED_EVENTS = frozenset({"awaiting_review", "not_actionable"})
 _REMEMBERED_ITEMS = 10_000
 BREAKER_STATES = ("closed", "open", "half_open")
+#: Seconds one database read of the item gauges serves scrapes for.
+STATUS_CACHE_SECONDS = 5.0
 
 
 class _LiveCollector(Collector):
@@ -119,10 +130,22 @@ class HealthServer:
     or `not_actionable` event of an item records the seconds since the item was received.
     """
 
-    def __init__(self, services: Services, port: int, *, host: str = "0.0.0.0") -> None:
+    def __init__(
+        self,
+        services: Services,
+        port: int,
+        *,
+        host: str = "127.0.0.1",
+        token: SecretStr | None = None,
+        cache_seconds: float = STATUS_CACHE_SECONDS,
+    ) -> None:
         self.services = services
         self.host = host
         self.port = port
+        self._token = token.get_secret_value().encode() if token is not None else None
+        self.cache_seconds = cache_seconds
+        self._gauges_fresh_until = 0.0
+        self._refreshing: asyncio.Task[None] | None = None
         self.registry = CollectorRegistry()
         self.triage_latency = Histogram(
             "iterateswarm_triage_latency_seconds",
@@ -152,6 +175,11 @@ class HealthServer:
         self._runner: web.AppRunner | None = None
 
     @property
+    def bound_addresses(self) -> list[Any]:
+        """The (host, port, …) tuples the server listens on."""
+        return list(self._runner.addresses) if self._runner is not None else []
+
+    @property
     def url(self) -> str:
         """Base URL of the running server."""
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
@@ -168,11 +196,18 @@ class HealthServer:
         await site.start()
         self.port = int(self._runner.addresses[0][1])
         self.services.notifier.register(self)
-        log.info("health and metrics on port %d", self.port)
+        log.info(
+            "health and metrics on %s port %d (/metrics %s)",
+            self.host,
+            self.port,
+            "needs HEALTH_TOKEN" if self._token else "open",
+        )
 
     async def stop(self) -> None:
         """Stop listening and observing."""
         self.services.notifier.unregister(self)
+        if self._refreshing is not None:
+            self._refreshing.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -223,11 +258,34 @@ class HealthServer:
         }
         return web.json_response(body, status=200 if healthy else 503)
 
-    async def metrics(self, _request: web.Request) -> web.Response:
-        """Prometheus text format; database-backed gauges are refreshed per scrape."""
-        await self._refresh_database_gauges()
+    def _authorised(self, request: web.Request) -> bool:
+        if self._token is None:
+            return True
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(presented.strip().encode(), self._token)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """Prometheus text format; 401 without the bearer token when HEALTH_TOKEN is set."""
+        if not self._authorised(request):
+            return web.Response(
+                status=401, text="401: Unauthorized\n", headers={"WWW-Authenticate": "Bearer"}
+            )
+        await self._fresh_database_gauges()
         payload = generate_latest(self.registry)
         return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _fresh_database_gauges(self) -> None:
+        """Refresh the item gauges at most once per `cache_seconds`; concurrent scrapes wait
+        for the one refresh in flight."""
+        if time.monotonic() < self._gauges_fresh_until:
+            return
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.get_running_loop().create_task(
+                self._refresh_database_gauges()
+            )
+        await asyncio.shield(self._refreshing)
 
     async def _refresh_database_gauges(self) -> None:
         items = self.services.items
@@ -243,6 +301,7 @@ class HealthServer:
             self.database_up.set(0)
             return
         self.database_up.set(1)
+        self._gauges_fresh_until = time.monotonic() + self.cache_seconds
         for status in ItemStatus:
             self.items.labels(status=status.value).set(counts.get(status.value, 0))
         age = 0.0

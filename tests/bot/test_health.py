@@ -45,7 +45,7 @@ async def sb(
 
 @pytest.fixture(scope="module")
 async def health(sb: Sandbox) -> AsyncIterator[HealthServer]:
-    server = HealthServer(sb.services, port=0, host="127.0.0.1")
+    server = HealthServer(sb.services, port=0, host="127.0.0.1", cache_seconds=0)
     await server.start()
     try:
         yield server
