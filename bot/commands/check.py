@@ -5,24 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from dataclasses import dataclass
-from typing import Literal
 
 import httpx
 
+from bot.commands._check_discord import discord_findings
+from bot.commands._findings import Finding, Outcome
 from bot.settings import Settings
 
-Outcome = Literal["ok", "warn", "fail", "info"]
 _MARKS = {"ok": "✔", "warn": "!", "fail": "✘", "info": "·"}
-
-
-@dataclass
-class Finding:
-    """One line of the report."""
-
-    outcome: Outcome
-    subject: str
-    detail: str
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -44,7 +34,7 @@ async def handler(args: argparse.Namespace, settings: Settings) -> int:
         await _database(settings),
         *await _github(settings),
         await _llm(settings),
-        await _discord(settings),
+        *await discord_findings(settings),
     ]
     if not args.skip_model:
         findings.append(await _model())
@@ -82,8 +72,19 @@ def _configuration(settings: Settings) -> list[Finding]:
         Finding("info", "ALLOWED_REPOS", ", ".join(g.allowlist) or "empty (nothing can be filed)"),
         Finding("info", "DATA_DIR", str(settings.data_dir.resolve())),
         Finding("info", "CHROMA_URL", settings.chroma_url or "embedded store under DATA_DIR"),
+        _health(settings),
     ]
     return found
+
+
+def _health(settings: Settings) -> Finding:
+    if settings.health_port is None:
+        return Finding("info", "HEALTH_PORT", "off")
+    access = "/metrics needs HEALTH_TOKEN" if settings.health_token else "/metrics open"
+    exposed = settings.health_host != "127.0.0.1" and not settings.health_token
+    outcome: Outcome = "warn" if exposed else "info"
+    where = f"{settings.health_host}:{settings.health_port}"
+    return Finding(outcome, "HEALTH_PORT", f"{where}, {access}")
 
 
 async def _database(settings: Settings) -> Finding:
@@ -148,25 +149,6 @@ async def _llm(settings: Settings) -> Finding:
     if response.status_code in (401, 403):
         return Finding("fail", "LLM", f"{base} rejected OPENAI_API_KEY ({response.status_code})")
     return Finding("ok", "LLM", f"{base} reachable; models {', '.join(llm.models)}")
-
-
-async def _discord(settings: Settings) -> Finding:
-    d = settings.discord
-    if d.token is None:
-        return Finding("fail", "Discord", "no token: set DISCORD_BOT_TOKEN (or run the demo)")
-    base = d.api_base or "https://discord.com/api/v10"
-    headers = {"Authorization": f"Bot {d.token.get_secret_value()}"}
-    try:
-        async with httpx.AsyncClient(timeout=10) as client:
-            response = await client.get(f"{base}/users/@me", headers=headers)
-    except httpx.HTTPError as exc:
-        return Finding("fail", "Discord", f"{base} unreachable ({type(exc).__name__})")
-    if response.status_code == 401:
-        return Finding("fail", "Discord", "token rejected (401)")
-    if response.status_code != 200:
-        return Finding("warn", "Discord", f"unexpected answer {response.status_code}")
-    user = response.json()
-    return Finding("ok", "Discord", f"token accepted (bot {user.get('username', '?')})")
 
 
 async def _model() -> Finding:

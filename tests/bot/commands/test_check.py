@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 
 from bot.sandbox.fake_discord import FakeDiscord
 from bot.sandbox.fake_github import FakeGitHub
+from bot.sandbox.process import child_environment
 from bot.sandbox.stack import sandbox_env
 
 
 async def _check(env: dict[str, str], cwd: Path) -> tuple[int, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "GITHUB_"))}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
         "check",
         "--skip-model",
-        env={**base, **env},
+        env=child_environment(env),
         cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -49,3 +48,35 @@ async def test_rejected_tokens_and_a_repo_outside_the_allowlist_fail(tmp_path: P
     assert "token rejected" in out
     assert "acme/widgets is not in ALLOWED_REPOS" in out
     assert "MTIz.bad.token" not in out
+
+
+async def test_message_content_intent_switched_off_fails_with_the_switch_to_turn_on(
+    tmp_path: Path,
+) -> None:
+    async with (
+        FakeDiscord(message_content_intent=False) as discord,
+        FakeGitHub(repos=["acme/widgets"]) as github,
+    ):
+        env = sandbox_env(discord=discord, github=github, data_dir=tmp_path / "data")
+        code, out = await _check(env, tmp_path)
+    assert code == 1, out
+    line = next(line for line in out.splitlines() if "Message Content" in line)
+    assert line.lstrip().startswith("✘") and "Privileged Gateway Intents" in line
+
+
+async def test_the_guilds_the_bot_is_in_are_listed_and_unknown_ones_flagged(
+    tmp_path: Path,
+) -> None:
+    async with FakeDiscord() as discord, FakeGitHub(repos=["acme/widgets"]) as github:
+        stranger = discord.add_outsider("sam-stranger")
+        other = discord.add_guild(name="Sam's server", owner=stranger)
+        env = sandbox_env(discord=discord, github=github, data_dir=tmp_path / "data")
+        code, out = await _check(env, tmp_path)
+    assert code == 0, out
+    lines = out.splitlines()
+    home = next(line for line in lines if "'IterateSwarm Community'" in line)
+    unknown = next(line for line in lines if str(other.id) in line)
+    assert home.lstrip().startswith("✔") and "home" in home
+    assert unknown.lstrip().startswith("!") and "not a home server" in unknown
+    assert "Sam's server" in unknown
+    assert "Message Content" in out
