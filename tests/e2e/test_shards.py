@@ -147,13 +147,18 @@ async def sharded(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sha
                 actor="test",
             )
         processes: dict[int, BotProcess] = {}
+        home = ",".join(str(g) for g in (discord.guild_id, *(g.guild_id for g in guilds.values())))
         for shard in range(SHARD_COUNT):
             env = sandbox_env(
                 discord=discord,
                 github=github,
                 data_dir=tmp_path / f"data-{shard}",
                 database_url=database_url,
-                extra_env={"SHARD_COUNT": str(SHARD_COUNT), "SHARD_IDS": str(shard)},
+                extra_env={
+                    "SHARD_COUNT": str(SHARD_COUNT),
+                    "SHARD_IDS": str(shard),
+                    "ALLOWED_GUILD_IDS": home,
+                },
             )
             process = BotProcess(
                 env,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -164,3 +165,29 @@ async def test_an_update_of_a_missing_item_returns_none(database: Database) -> N
     repo = ItemRepository(database)
     assert await repo.update_fields(item_id=12345, kind="bug") is None
     assert await repo.update_fields(item_id=0, kind="bug") is None
+
+
+async def test_status_queries_of_one_guild_leave_the_others_out(database: Database) -> None:
+    repo = ItemRepository(database)
+    ids = {}
+    for guild, key in ((10, "message:a"), (11, "message:b"), (10, "message:c")):
+        base = _item(key=key).model_copy(update={"guild_id": guild})
+        item, _ = await repo.create(item=base, actor="d")
+        assert item.id is not None
+        ids[key] = item.id
+    filed = ids["message:b"]
+    for status in (ItemStatus.TRIAGING, ItemStatus.AWAITING_REVIEW, ItemStatus.APPROVED):
+        await repo.transition(item_id=filed, to=status, actor="g")
+    await repo.transition(item_id=filed, to=ItemStatus.FILING, actor="g")
+    await repo.transition(item_id=filed, to=ItemStatus.FILED, actor="g")
+    for key in ("message:c", "message:a"):
+        await repo.transition(item_id=ids[key], to=ItemStatus.TRIAGING, actor="g")
+        await repo.transition(item_id=ids[key], to=ItemStatus.AWAITING_REVIEW, actor="g")
+
+    since = datetime.now(UTC) - timedelta(hours=1)
+    assert await repo.count_transitions_since(since, [ItemStatus.FILED]) == 1
+    assert await repo.count_transitions_since(since, [ItemStatus.FILED], guild_id=10) == 0
+    assert await repo.count_transitions_since(since, [ItemStatus.FILED], guild_id=11) == 1
+    waiting = await repo.oldest_in(ItemStatus.AWAITING_REVIEW, guild_id=10)
+    assert waiting is not None and waiting.id == ids["message:c"]
+    assert await repo.oldest_in(ItemStatus.AWAITING_REVIEW, guild_id=11) is None
