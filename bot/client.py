@@ -134,7 +134,7 @@ class IterateSwarmBot(commands.AutoShardedBot):
         except (discord.NotFound, discord.Forbidden) as exc:
             raise LookupError(channel_id) from exc
         raw = data.get("guild_id")
-        return int(raw) if raw is not None else None
+        return int(str(raw)) if raw is not None else None
 
     async def _settle_later(self) -> None:
         """Look the home guild up again until Discord answers; then catch up on the rest."""

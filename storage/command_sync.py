@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col
 
 from storage.db import Database
 from storage.models import CommandSync, utcnow
@@ -24,8 +25,8 @@ class CommandSyncRepository:
     async def hashes(self, *, prefix: str) -> dict[str, str]:
         """Scope -> payload hash of every scope whose name starts with `prefix`."""
         async with self.db.sessions() as session:
-            stmt = select(CommandSync.scope, CommandSync.payload_hash).where(
-                CommandSync.scope.startswith(prefix)  # type: ignore[attr-defined]
+            stmt = select(col(CommandSync.scope), col(CommandSync.payload_hash)).where(
+                col(CommandSync.scope).startswith(prefix)
             )
             return {scope: digest for scope, digest in (await session.execute(stmt)).all()}
 

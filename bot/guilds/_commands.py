@@ -49,7 +49,7 @@ class CommandSync:
 
     def __init__(
         self,
-        bot: commands.Bot,
+        bot: commands.Bot | commands.AutoShardedBot,
         repository: CommandSyncRepository,
         home: HomeGuilds,
         *,

@@ -41,7 +41,7 @@ class GuildDirectory:
         except (discord.NotFound, discord.Forbidden):
             return None
         raw = data.get("guild_id")
-        guild_id = int(raw) if raw is not None else None
+        guild_id = int(str(raw)) if raw is not None else None
         self._channel_guilds[channel_id] = guild_id
         while len(self._channel_guilds) > _REMEMBERED_CHANNELS:
             self._channel_guilds.popitem(last=False)
