@@ -16,6 +16,13 @@ CHANGED, REFUSED = "config", "config_refused"
 _HISTORY_SCAN = 500
 
 
+def _audit(actor: str, action: str, details: dict[str, Any]) -> Any:
+    """An audit row about a guild's configuration (no item)."""
+    return insert(AuditEvent).values(
+        item_id=None, at=utcnow(), actor=actor, action=action, details=details
+    )
+
+
 class GuildConfigRepository:
     """Read and change the stored overrides of one guild; every change is audited."""
 
@@ -48,13 +55,7 @@ class GuildConfigRepository:
                     .values(values=after, updated_at=utcnow(), updated_by=actor)
                 )
             await session.execute(
-                insert(AuditEvent).values(
-                    item_id=None,
-                    at=utcnow(),
-                    actor=actor,
-                    action=CHANGED,
-                    details={"guild_id": guild_id, "changes": changes},
-                )
+                _audit(actor, CHANGED, {"guild_id": guild_id, "changes": changes})
             )
         return after
 
@@ -68,16 +69,9 @@ class GuildConfigRepository:
         self, *, guild_id: int, key: str, value: str, actor: str, reason: str
     ) -> None:
         """Audit an attempted change that was refused (nothing else is written)."""
+        details = {"guild_id": guild_id, "key": key, "value": value, "reason": reason}
         async with self.db.transaction() as session:
-            await session.execute(
-                insert(AuditEvent).values(
-                    item_id=None,
-                    at=utcnow(),
-                    actor=actor,
-                    action=REFUSED,
-                    details={"guild_id": guild_id, "key": key, "value": value, "reason": reason},
-                )
-            )
+            await session.execute(_audit(actor, REFUSED, details))
 
     async def history(self, guild_id: int, *, limit: int = 50) -> list[AuditEvent]:
         """The guild's latest configuration changes and refused attempts, newest first."""

@@ -6,6 +6,7 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 from storage.db import Database, upgrade
 from storage.embeddings import Embedder
+from storage.guild_config import GuildConfigRepository
 
 PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -94,6 +96,32 @@ async def module_database_url(request: pytest.FixtureRequest) -> AsyncIterator[s
         yield url
     finally:
         await drop_pg_database(url)
+
+
+@asynccontextmanager
+async def migrated_database(url: str) -> AsyncIterator[Database]:
+    """The database at `url`, migrated, for writing what a bot finds when it starts."""
+    await upgrade(url)
+    db = Database(url)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+async def store_guild_channels(
+    db: Database, guild_id: int, *, feedback: int, review: int, maintainer_role: int
+) -> None:
+    """A guild's /config as an earlier release stored it, without checking the values."""
+    await GuildConfigRepository(db).update(
+        guild_id=guild_id,
+        changes={
+            "feedback_channel_ids": [feedback],
+            "review_channel_id": review,
+            "maintainer_role_ids": [maintainer_role],
+        },
+        actor="earlier-release",
+    )
 
 
 @pytest.fixture

@@ -12,11 +12,10 @@ import pytest
 
 from bot.sandbox.discord import FakeGuild, FakeInteraction, FakeUser
 from bot.sandbox.stack import Sandbox, sandbox_stack
-from storage.db import Database, upgrade
 from storage.embeddings import Embedder
-from storage.guild_config import GuildConfigRepository
 from storage.items import ItemRepository
 from storage.models import FeedbackItemBase, ItemStatus
+from tests.conftest import migrated_database, store_guild_channels
 
 MANAGE_GUILD = 1 << 5
 REFUSAL = "only works in"
@@ -40,23 +39,18 @@ async def _before_this_release(
 ) -> tuple[int, int]:
     """What the database held for the stranger's server before home guilds existed:
     settings pointing at the home review channel, and an item waiting for triage."""
-    url = sb.settings.db_url
-    await upgrade(url)
-    db = Database(url)
-    try:
-        general = guild.channel_ids[0]
-        await GuildConfigRepository(db).update(
-            guild_id=guild.id,
-            changes={
-                "feedback_channel_ids": [general],
-                "review_channel_id": sb.discord.review_channel_id,
-                "maintainer_role_ids": [moderator_role],
-            },
-            actor="before-upgrade",
-        )
-        owner = sb.discord.state.users[guild.owner_id]
-        posted = await sb.discord.post_message(
-            general, owner, "The export button crashes the app every single time"
+    general = guild.channel_ids[0]
+    owner = sb.discord.state.users[guild.owner_id]
+    posted = await sb.discord.post_message(
+        general, owner, "The export button crashes the app every single time"
+    )
+    async with migrated_database(sb.settings.db_url) as db:
+        await store_guild_channels(
+            db,
+            guild.id,
+            feedback=general,
+            review=sb.discord.review_channel_id,
+            maintainer_role=moderator_role,
         )
         item, created = await ItemRepository(db).create(
             item=FeedbackItemBase(
@@ -69,12 +63,10 @@ async def _before_this_release(
                 author_name=owner.name,
                 raw_text=posted["content"],
             ),
-            actor="before-upgrade",
+            actor="earlier-release",
         )
-        assert created and item.id is not None
-        return item.id, int(posted["id"])
-    finally:
-        await db.close()
+    assert created and item.id is not None
+    return item.id, int(posted["id"])
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,9 @@ import pytest
 from bot.sandbox.discord import FakeUser
 from bot.sandbox.discord._payloads import MAINTAINER_PERMISSIONS, thread_payload
 from bot.sandbox.stack import Sandbox, sandbox_stack
-from storage.db import Database, upgrade
 from storage.embeddings import Embedder
-from storage.guild_config import GuildConfigRepository
 from storage.models import FeedbackItem, ItemStatus
+from tests.conftest import migrated_database, store_guild_channels
 
 MANAGE_GUILD = 1 << 5
 WAIT = 30.0
@@ -61,22 +60,15 @@ def _server(sb: Sandbox, name: str) -> Server:
 async def _store_configs(sb: Sandbox, b: Server, c: Server) -> None:
     """B is configured normally; C still carries a review channel of A, stored by a release
     that did not check where channels belong."""
-    await upgrade(sb.settings.db_url)
-    db = Database(sb.settings.db_url)
-    try:
-        configs = GuildConfigRepository(db)
+    async with migrated_database(sb.settings.db_url) as db:
         for server, review in ((b, b.review), (c, sb.discord.review_channel_id)):
-            await configs.update(
-                guild_id=server.guild_id,
-                changes={
-                    "feedback_channel_ids": [server.feedback],
-                    "review_channel_id": review,
-                    "maintainer_role_ids": [server.maintainer_role],
-                },
-                actor="earlier-release",
+            await store_guild_channels(
+                db,
+                server.guild_id,
+                feedback=server.feedback,
+                review=review,
+                maintainer_role=server.maintainer_role,
             )
-    finally:
-        await db.close()
 
 
 @pytest.fixture(scope="module")
