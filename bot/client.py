@@ -9,6 +9,7 @@ changed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import itertools
 import logging
@@ -20,7 +21,7 @@ import yarl
 from discord.ext import commands
 
 import cogs
-from bot.guilds import resolve_home_guilds
+from bot.guilds import claim_from_guild, resolve_home_guilds
 from bot.guilds._commands import CommandSync
 from bot.guilds._directory import GuildDirectory
 from bot.guilds._gate import GuildGate
@@ -84,7 +85,13 @@ class IterateSwarmBot(commands.AutoShardedBot):
         self.home_guilds = services.home_guilds
         self.home_guilds.hold()
         self.directory = GuildDirectory(self, self.home_guilds)
-        self.gate = GuildGate(self, self.home_guilds, leave_unknown=d.leave_unknown_guilds)
+        self.gate = GuildGate(
+            self,
+            self.home_guilds,
+            leave_unknown=d.leave_unknown_guilds,
+            on_guild_create=self._claim_home,
+        )
+        self._home_claimed = asyncio.Event()
         self.command_sync = CommandSync(
             self,
             CommandSyncRepository(services.db),
@@ -136,10 +143,19 @@ class IterateSwarmBot(commands.AutoShardedBot):
         raw = data.get("guild_id")
         return int(str(raw)) if raw is not None else None
 
+    def _claim_home(self, guild: Any) -> None:
+        """A GUILD_CREATE holding REVIEW_CHANNEL_ID settles the home guild if REST has not."""
+        if claim_from_guild(self.home_guilds, self.settings.discord, guild):
+            self._home_claimed.set()
+
     async def _settle_later(self) -> None:
-        """Look the home guild up again until Discord answers; then catch up on the rest."""
+        """Look the home guild up again until Discord answers (or the gateway tells first);
+        then catch up on the commands and the guilds to leave."""
         for delay in itertools.chain(HOME_RETRY_DELAYS, itertools.repeat(HOME_RETRY_DELAYS[-1])):
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._home_claimed.wait(), delay)
+            if self.home_guilds.settled:
+                break
             if await resolve_home_guilds(self.home_guilds, self.settings.discord, self._guild_of):
                 break
         await self.command_sync.ensure()

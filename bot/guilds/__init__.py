@@ -4,6 +4,6 @@ Only `_home` is imported here (no discord.py), so the CLI tools and the services
 `HomeGuilds`; the bot imports the gateway gate, the directory and the command sync itself.
 """
 
-from bot.guilds._home import HomeGuilds, resolve_home_guilds
+from bot.guilds._home import HomeGuilds, claim_from_guild, resolve_home_guilds
 
-__all__ = ["HomeGuilds", "resolve_home_guilds"]
+__all__ = ["HomeGuilds", "claim_from_guild", "resolve_home_guilds"]

@@ -55,16 +55,35 @@ def _guild_id(data: Any) -> int | None:
 class GuildGate:
     """Filters gateway events by guild and leaves guilds that are not home."""
 
-    def __init__(self, client: discord.Client, home: HomeGuilds, *, leave_unknown: bool) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        home: HomeGuilds,
+        *,
+        leave_unknown: bool,
+        on_guild_create: Parser | None = None,
+    ) -> None:
         self.client = client
         self.home = home
         self.leave_unknown_guilds = leave_unknown
+        self.on_guild_create = on_guild_create
         self.turned_away = 0
         self._noted: OrderedDict[int, None] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def wrap(self, event: str, parse: Parser) -> Parser:
-        """`parse`, preceded by the guild check for the events in `GATED_EVENTS`."""
+        """`parse`, preceded by the guild check for the events in `GATED_EVENTS`.
+
+        GUILD_CREATE is parsed as it is, then shown to `on_guild_create`.
+        """
+        if event == "GUILD_CREATE" and self.on_guild_create is not None:
+            seen = self.on_guild_create
+
+            def parse_then_show(data: Any) -> None:
+                parse(data)
+                seen(data)
+
+            return parse_then_show
         if event not in GATED_EVENTS:
             return parse
 

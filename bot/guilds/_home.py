@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from bot.settings import DiscordSettings
 
@@ -89,4 +90,26 @@ async def resolve_home_guilds(
         return True
     home.settle({guild_id})
     log.info("home server: %s (the server of REVIEW_CHANNEL_ID)", guild_id)
+    return True
+
+
+def claim_from_guild(home: HomeGuilds, settings: DiscordSettings, guild: Any) -> bool:
+    """Settle on the guild of a GUILD_CREATE payload that holds REVIEW_CHANNEL_ID.
+
+    While the REST lookup has not answered, the gateway's own description of a guild is
+    as good an answer, and it arrives before any message of that guild.
+
+    Returns:
+        True when this payload settled the home guilds.
+    """
+    channel_id = settings.review_channel_id
+    if home.settled or settings.allowed_guild_ids or channel_id is None:
+        return False
+    if not isinstance(guild, dict) or guild.get("id") is None:
+        return False
+    channels = [*(guild.get("channels") or []), *(guild.get("threads") or [])]
+    if not any(str(c.get("id")) == str(channel_id) for c in channels if isinstance(c, dict)):
+        return False
+    home.settle({int(str(guild["id"]))})
+    log.info("home server: %s (holds REVIEW_CHANNEL_ID, seen on the gateway)", guild["id"])
     return True

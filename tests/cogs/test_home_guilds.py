@@ -238,6 +238,23 @@ async def test_the_bot_leaves_unknown_servers_at_start_and_when_added(
     assert [g.id for g in sb.bot.guilds] == [fake.guild_id]
 
 
+async def test_without_a_rest_answer_the_gateway_names_the_home_server(
+    embedder: Embedder, tmp_path: Path, db_url: str
+) -> None:
+    async with sandbox_stack(
+        data_dir=tmp_path / "data", database_url=db_url, model=embedder.model, start_bot=False
+    ) as sb:
+        fake = sb.discord
+        lookup = rf"^/channels/{fake.review_channel_id}$"
+        fake.inject_failure("GET", lookup, status=400, count=1000)
+        await sb.start()
+        assert sb.bot.home_guilds.ids == {fake.guild_id}
+        await _home_sync_point(sb, "Exports lose the time zone of every event")
+        await fake.state.signal.wait_for(
+            lambda: fake.state.commands.get(fake.guild_id), 10, "the commands"
+        )
+
+
 async def test_a_home_lookup_without_answer_is_tried_again(
     embedder: Embedder, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -248,6 +265,8 @@ async def test_a_home_lookup_without_answer_is_tried_again(
         data_dir=tmp_path / "data", database_url=db_url, model=embedder.model, start_bot=False
     ) as sb:
         fake = sb.discord
+        # The review channel is not among the channels the gateway describes at connect.
+        fake.state.guilds[fake.guild_id].channel_ids.remove(fake.review_channel_id)
         lookup = rf"^/channels/{fake.review_channel_id}$"
         failing = fake.inject_failure("GET", lookup, status=400)
         await sb.start()

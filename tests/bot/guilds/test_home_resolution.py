@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.guilds import HomeGuilds, resolve_home_guilds
+from bot.guilds import HomeGuilds, claim_from_guild, resolve_home_guilds
 from bot.settings import DiscordSettings
 
 REVIEW_CHANNEL = 555
@@ -71,3 +71,20 @@ async def test_a_lookup_without_answer_is_tried_again_later() -> None:
     home.hold()
     assert not await resolve_home_guilds(home, _settings(REVIEW_CHANNEL_ID="555"), lookup)
     assert not home.settled and not home.allows(42)
+
+
+def test_a_guild_holding_the_review_channel_is_claimed_until_settled() -> None:
+    home = HomeGuilds()
+    home.hold()
+    settings = _settings(REVIEW_CHANNEL_ID=str(REVIEW_CHANNEL))
+    other = {"id": "7", "channels": [{"id": "1"}], "threads": []}
+    holder = {"id": "8", "channels": [{"id": "2"}], "threads": [{"id": str(REVIEW_CHANNEL)}]}
+    assert not claim_from_guild(home, settings, other) and not home.settled
+    assert not claim_from_guild(home, settings, {"unavailable": True})
+    assert claim_from_guild(home, settings, holder) and home.ids == {8}
+    assert not claim_from_guild(home, settings, {"id": "9", "channels": [{"id": "555"}]})
+    assert home.ids == {8}
+    allowlisted = _settings(ALLOWED_GUILD_IDS="1", REVIEW_CHANNEL_ID=str(REVIEW_CHANNEL))
+    fresh = HomeGuilds()
+    fresh.hold()
+    assert not claim_from_guild(fresh, allowlisted, holder) and not fresh.settled
