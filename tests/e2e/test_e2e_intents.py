@@ -36,8 +36,9 @@ async def test_the_process_names_the_switch_and_exits_non_zero(
         )
         stack.push_async_callback(process.stop)
         for _ in range(2):
+            # It exits once the embedding model, loading in a thread since the start, is in.
             with pytest.raises(BotProcessError, match="exited with code"):
-                await process.start(ready_timeout=90)
+                await process.start(ready_timeout=300)
             assert process.returncode not in (None, 0)
 
         log = process.log_text(max_chars=10**6)
