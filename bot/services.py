@@ -88,8 +88,8 @@ def build_llm(settings: Settings, *, corrections: CorrectionMemory | None = None
 
 
 def build_github(settings: Settings) -> GitHubClient | None:
-    """The GitHub client, when a token is configured."""
-    if settings.github.token is None:
+    """The GitHub client, when a token or a GitHub App is configured."""
+    if not settings.github.has_credentials:
         return None
     from bot.github import GitHubClient
 
@@ -97,7 +97,13 @@ def build_github(settings: Settings) -> GitHubClient | None:
 
 
 def _register_secrets(settings: Settings) -> None:
-    for secret in (settings.discord.token, settings.github.token, settings.llm.api_key):
+    secrets = (
+        settings.discord.token,
+        settings.github.token,
+        settings.github.app_private_key,
+        settings.llm.api_key,
+    )
+    for secret in secrets:
         if secret is not None:
             register_secret(secret.get_secret_value())
 
