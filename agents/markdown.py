@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 WORD_JOINER = "\u2060"
@@ -170,8 +171,14 @@ def code_span(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _split(pieces: list[_Piece], pattern: re.Pattern[str]) -> list[_Piece]:
-    """Cut the matches of `pattern` out of the prose pieces as generated code spans."""
+_Carve = Callable[[re.Match[str]], list[_Piece] | None]
+
+
+def _carve(pieces: list[_Piece], pattern: re.Pattern[str], replace: _Carve) -> list[_Piece]:
+    """Replace each match of `pattern` in the prose pieces by what `replace` makes of it.
+
+    `replace` returns the pieces standing for the match, or None to leave it as prose.
+    """
     result: list[_Piece] = []
     for piece in pieces:
         if piece.verbatim:
@@ -179,28 +186,24 @@ def _split(pieces: list[_Piece], pattern: re.Pattern[str]) -> list[_Piece]:
             continue
         last = 0
         for match in pattern.finditer(piece.text):
-            result.append(_Piece(piece.text[last : match.start()], False))
-            result.append(_Piece(code_span(match.group(0)), True))
+            made = replace(match)
+            if made is None:
+                continue
+            result += [_Piece(piece.text[last : match.start()], False), *made]
             last = match.end()
         result.append(_Piece(piece.text[last:], False))
     return [piece for piece in result if piece.text]
 
 
-def _links_to_issues(pieces: list[_Piece]) -> list[_Piece]:
-    """`[text](issue URL)` becomes `text (URL as code)`: a link would cross-reference."""
-    result: list[_Piece] = []
-    for piece in pieces:
-        if piece.verbatim:
-            result.append(piece)
-            continue
-        last = 0
-        for match in _ISSUE_LINK.finditer(piece.text):
-            result.append(_Piece(piece.text[last : match.start()] + match.group(1) + " (", False))
-            result.append(_Piece(code_span(match.group(2)), True))
-            result.append(_Piece(")", False))
-            last = match.end()
-        result.append(_Piece(piece.text[last:], False))
-    return [piece for piece in result if piece.text]
+def _as_code(match: re.Match[str]) -> list[_Piece]:
+    """HTML-like text or an issue URL, shown as code."""
+    return [_Piece(code_span(match.group(0)), True)]
+
+
+def _issue_link(match: re.Match[str]) -> list[_Piece]:
+    """`[text](issue URL)` as `text (URL as code)`: a link would cross-reference."""
+    url = _Piece(code_span(match.group(2)), True)
+    return [_Piece(match.group(1) + " (", False), url, _Piece(")", False)]
 
 
 def _valid_domain(domain: str) -> bool:
@@ -209,22 +212,11 @@ def _valid_domain(domain: str) -> bool:
     return len(labels) > 1 and all(labels) and not any("_" in label for label in labels[-2:])
 
 
-def _plain_links(pieces: list[_Piece]) -> list[_Piece]:
-    """URLs GitHub links as they are (their `#` and `@` do nothing there) stay verbatim."""
-    result: list[_Piece] = []
-    for piece in pieces:
-        if piece.verbatim:
-            result.append(piece)
-            continue
-        last = 0
-        for match in _URL.finditer(piece.text):
-            if not _valid_domain(match.group(1).split(":")[0]):
-                continue
-            result.append(_Piece(piece.text[last : match.start()], False))
-            result.append(_Piece(match.group(0), True))
-            last = match.end()
-        result.append(_Piece(piece.text[last:], False))
-    return [piece for piece in result if piece.text]
+def _plain_link(match: re.Match[str]) -> list[_Piece] | None:
+    """A URL GitHub links as it is stays verbatim (its `#` and `@` do nothing there)."""
+    if not _valid_domain(match.group(1).split(":")[0]):
+        return None
+    return [_Piece(match.group(0), True)]
 
 
 def _defuse_text(text: str) -> str:
@@ -253,10 +245,10 @@ def _defuse_prose(prose: str) -> str:
         else p
         for p in pieces
     ]
-    plain = _links_to_issues(plain)
-    plain = _split(plain, _ISSUE_URL)
-    plain = _split(plain, _HTML_LIKE)
-    plain = _plain_links(plain)
+    plain = _carve(plain, _ISSUE_LINK, _issue_link)
+    plain = _carve(plain, _ISSUE_URL, _as_code)
+    plain = _carve(plain, _HTML_LIKE, _as_code)
+    plain = _carve(plain, _URL, _plain_link)
     return _join([p if p.verbatim else _Piece(_defuse_text(p.text), False) for p in plain])
 
 

@@ -10,7 +10,7 @@ from bot.sandbox._github_auth import generate_app_key
 from bot.sandbox.fake_discord import FakeDiscord
 from bot.sandbox.fake_github import FakeGitHub
 from bot.sandbox.process import child_environment
-from bot.sandbox.stack import github_credentials, sandbox_env
+from bot.sandbox.stack import GitHubAuthMode, github_credentials, sandbox_env
 
 
 async def _check(env: dict[str, str], cwd: Path) -> tuple[int, str]:
@@ -53,15 +53,19 @@ async def test_rejected_tokens_and_a_repo_outside_the_allowlist_fail(tmp_path: P
     assert "MTIz.bad.token" not in out
 
 
+def _env(
+    discord: FakeDiscord, github: FakeGitHub, tmp_path: Path, auth: GitHubAuthMode
+) -> dict[str, str]:
+    """A full configuration whose GitHub credentials are of the kind `auth` names."""
+    credentials = github_credentials(github, auth)
+    return sandbox_env(
+        discord=discord, github=github, data_dir=tmp_path / "data", extra_env=credentials
+    )
+
+
 async def test_github_app_credentials_are_checked_and_named(tmp_path: Path) -> None:
     async with FakeDiscord() as discord, FakeGitHub(repos=["acme/widgets"]) as github:
-        env = sandbox_env(
-            discord=discord,
-            github=github,
-            data_dir=tmp_path / "data",
-            extra_env=github_credentials(github, "app"),
-        )
-        code, out = await _check(env, tmp_path)
+        code, out = await _check(_env(discord, github, tmp_path, "app"), tmp_path)
         requests = [(r.method, r.path) for r in github.requests]
     assert code == 0, out
     flat = " ".join(out.split())
@@ -74,24 +78,13 @@ async def test_github_app_credentials_are_checked_and_named(tmp_path: Path) -> N
 
 async def test_a_wrong_app_key_fails_and_an_installation_token_is_flagged(tmp_path: Path) -> None:
     async with FakeDiscord() as discord, FakeGitHub(repos=["acme/widgets"]) as github:
-        env = sandbox_env(
-            discord=discord,
-            github=github,
-            data_dir=tmp_path / "data",
-            extra_env=github_credentials(github, "app"),
-        )
+        env = _env(discord, github, tmp_path, "app")
         env["GITHUB_APP_PRIVATE_KEY"] = generate_app_key()[0]
         code, out = await _check(env, tmp_path)
         assert code == 1, out
         assert "GitHub App 424242: key rejected or API unreachable" in " ".join(out.split())
 
-        env = sandbox_env(
-            discord=discord,
-            github=github,
-            data_dir=tmp_path / "data",
-            extra_env=github_credentials(github, "installation-token"),
-        )
-        code, out = await _check(env, tmp_path)
+        code, out = await _check(_env(discord, github, tmp_path, "installation-token"), tmp_path)
     flat = " ".join(out.split())
     assert "GITHUB_TOKEN is an installation token of iterateswarm-app[bot]" in flat
     assert "expires within an hour" in flat
