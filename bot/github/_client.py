@@ -21,7 +21,7 @@ from bot.github._convert import (
     snapshot,
     split_repo,
 )
-from bot.github._errors import GitHubError, GitHubNotFoundError
+from bot.github._errors import GitHubError, GitHubNotFoundError, GitHubUnavailable
 from bot.github._types import (
     IssuePage,
     IssueSnapshot,
@@ -73,17 +73,26 @@ class GitHubClient(GitHubBase):
         """The login the bot's issues are authored by (asked once, then remembered).
 
         Read from GraphQL's `viewer`, which answers for a personal token (its user) and
-        for an App installation (`<slug>[bot]`) alike; `GET /user` refuses the latter.
+        for an App installation (`<slug>[bot]`) alike; `GET /user` refuses the latter. A
+        personal token GraphQL refuses is asked `GET /user` instead.
         """
         if self._identity is None:
-            data = await self._call(
-                "POST /graphql", lambda: self._github.async_graphql(_VIEWER_QUERY)
-            )
             try:
-                self._identity = str(data["viewer"]["login"])
-            except (KeyError, TypeError):
-                raise GitHubError("POST /graphql: no viewer login in the answer") from None
+                self._identity = await self._viewer_login()
+            except GitHubUnavailable:
+                raise
+            except GitHubError:
+                if self.auth_kind != "token":
+                    raise
+                self._identity = (await self.whoami()).login
         return self._identity
+
+    async def _viewer_login(self) -> str:
+        data = await self._call("POST /graphql", lambda: self._github.async_graphql(_VIEWER_QUERY))
+        try:
+            return str(data["viewer"]["login"])
+        except (KeyError, TypeError):
+            raise GitHubError("POST /graphql: no viewer login in the answer") from None
 
     async def app_slug(self) -> str:
         """The GitHub App's slug, read with its JWT (App credentials only)."""

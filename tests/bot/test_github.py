@@ -350,3 +350,13 @@ def test_warm_up_leaves_no_model_to_import_on_the_event_loop() -> None:
     )
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.strip() == "[]"
+
+
+async def test_identity_falls_back_to_the_user_when_graphql_refuses_a_token(
+    fake: FakeGitHub, client: GitHubClient
+) -> None:
+    fake.fail_next("POST /graphql", status=403, body={"message": "Resource not accessible"})
+    assert await client.identity() == fake.login
+    assert len(fake.requests_to("GET", "/user")) == 1
+    assert await client.identity() == fake.login, "remembered"
+    assert len(fake.requests) == 2
