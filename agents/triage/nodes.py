@@ -201,6 +201,8 @@ async def draft_spec(state: TriageState, runtime: Runtime[TriageContext]) -> dic
     spec: Spec = await ctx.engine.draft_spec(state.normalized, verdict, labels=allowed)
     spec_dict = spec.model_dump()
     spec_dict["labels"] = [label for label in spec.labels if label in allowed]
+    # What the issue will quote verbatim, details the reporter added included.
+    spec_dict["report"] = state.text
     await ctx.items.transition(
         item_id=state.item_id,
         to=ItemStatus.AWAITING_REVIEW,
