@@ -136,6 +136,10 @@ class ScriptedFaults:
                 Fault("delay", seconds=seconds, after_processing=after_processing)
             )
 
+    def clear_faults(self, route: str) -> None:
+        """Drop every fault still queued for `route`."""
+        self._faults.pop(route, None)
+
     def pending_faults(self, route: str) -> int:
         """How many scripted faults are still queued for `route`."""
         return len(self._faults.get(route, ()))
