@@ -1,4 +1,4 @@
-"""Text hygiene shared by the graph and the renderers: normalise input, neutralise output."""
+"""Text hygiene shared by the graph and the renderers (GitHub Markdown: `agents.markdown`)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ _CUSTOM_EMOJI = re.compile(r"<a?:(\w{1,32}):\d{15,21}>")
 _MASS_MENTION = re.compile(r"@(everyone|here)\b")
 _SPACES = re.compile(r"[ \t\f\v]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
-_GITHUB_MENTION = re.compile(r"(?<![\w`])@(?=[A-Za-z0-9])")
 _EMOJI_ONLY = re.compile(r"^[\W_]*$", re.UNICODE)
 
 
@@ -48,11 +47,6 @@ def has_substance(text: str) -> bool:
     """False for empty, whitespace-only or emoji/punctuation-only text."""
     stripped = normalize(_CUSTOM_EMOJI.sub("", text))
     return bool(stripped) and not _EMOJI_ONLY.match(stripped)
-
-
-def neutralise_github_mentions(text: str) -> str:
-    """Stop `@name` from notifying GitHub users (renders the same, pings nobody)."""
-    return _GITHUB_MENTION.sub("@&#8203;", text)
 
 
 def truncate(text: str, limit: int, *, suffix: str = "…") -> str:

@@ -90,8 +90,8 @@ def build_llm(settings: Settings, *, corrections: CorrectionMemory | None = None
 
 
 def build_github(settings: Settings) -> GitHubClient | None:
-    """The GitHub client, when a token is configured."""
-    if settings.github.token is None:
+    """The GitHub client, when a token or a GitHub App is configured."""
+    if not settings.github.has_credentials:
         return None
     from bot.github import GitHubClient
 
@@ -102,6 +102,7 @@ def _register_secrets(settings: Settings) -> None:
     secrets = (
         settings.discord.token,
         settings.github.token,
+        settings.github.app_private_key,
         settings.llm.api_key,
         settings.health_token,
     )

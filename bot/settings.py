@@ -161,10 +161,37 @@ class DiscordSettings(_Section):
         return self
 
 
+def _read_private_key(value: str) -> str:
+    """The PEM text of a GitHub App's private key, given the text itself or a file's path.
+
+    Escaped newlines (`\\n`, as one-line variables carry them) are undone. The error
+    never repeats the value.
+    """
+    text = value.strip()
+    if "-----BEGIN" not in text:
+        try:
+            text = Path(text).expanduser().read_text(encoding="utf-8").strip()
+        except (OSError, ValueError):
+            raise ValueError("is neither a PEM private key nor a readable file") from None
+    text = text.replace("\\n", "\n")
+    if "-----BEGIN" not in text or "PRIVATE KEY-----" not in text:
+        raise ValueError("does not hold a PEM private key (-----BEGIN ... PRIVATE KEY-----)")
+    return text + "\n"
+
+
 class GitHubSettings(_Section):
-    """The repository issues are filed in and how to reach GitHub."""
+    """The repository issues are filed in and how to reach GitHub.
+
+    Credentials are a personal access token (`GITHUB_TOKEN`) or a GitHub App
+    (`GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY`, `GITHUB_APP_INSTALLATION_ID`), not both.
+    """
 
     token: SecretStr | None = Field(None, validation_alias=_env("GITHUB_TOKEN"))
+    app_id: int | None = Field(None, ge=1, validation_alias=_env("GITHUB_APP_ID"))
+    app_private_key: SecretStr | None = Field(None, validation_alias=_env("GITHUB_APP_PRIVATE_KEY"))
+    app_installation_id: int | None = Field(
+        None, ge=1, validation_alias=_env("GITHUB_APP_INSTALLATION_ID")
+    )
     owner: str | None = Field(None, validation_alias=_env("GITHUB_OWNER"))
     repo: str | None = Field(None, validation_alias=_env("GITHUB_REPO"))
     allowed_repos: NameList = Field(default_factory=list, validation_alias=_env("ALLOWED_REPOS"))
@@ -193,6 +220,40 @@ class GitHubSettings(_Section):
         if value is None or not value.get_secret_value().strip():
             return None
         return value
+
+    @field_validator("app_private_key", mode="after")
+    @classmethod
+    def _pem(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return SecretStr(_read_private_key(value.get_secret_value()))
+
+    @model_validator(mode="after")
+    def _one_kind_of_credentials(self) -> GitHubSettings:
+        app = {
+            "GITHUB_APP_ID": self.app_id,
+            "GITHUB_APP_PRIVATE_KEY": self.app_private_key,
+            "GITHUB_APP_INSTALLATION_ID": self.app_installation_id,
+        }
+        missing = [name for name, value in app.items() if value is None]
+        if 0 < len(missing) < len(app):
+            raise ValueError(
+                f"a GitHub App needs all three GITHUB_APP_* variables; missing: "
+                f"{', '.join(missing)}"
+            )
+        if not missing and self.token is not None:
+            raise ValueError("set GITHUB_TOKEN or the GITHUB_APP_* variables, not both")
+        return self
+
+    @property
+    def uses_app(self) -> bool:
+        """True when the bot signs in as a GitHub App installation."""
+        return self.app_id is not None
+
+    @property
+    def has_credentials(self) -> bool:
+        """True when a token or a GitHub App is configured."""
+        return self.token is not None or self.uses_app
 
     @field_validator("update_label", mode="after")
     @classmethod

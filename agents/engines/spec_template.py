@@ -8,7 +8,6 @@ from agents.engines.base import Classification, Kind, Severity, Spec
 from agents.engines.text_prep import clean_text, first_sentence, sentences
 
 TITLE_MAX = 80
-_QUOTE_MAX = 6000
 
 _GREETING = re.compile(
     r"^(hi|hello|hey|yo|dear|good (morning|afternoon|evening))\b[^,.!?]{0,25}[,.!:\-]*\s+",
@@ -320,16 +319,14 @@ def draft_spec(text: str, classification: Classification, *, labels: list[str]) 
     """
     kind = classification.kind
     title = draft_title(text, kind, actionable=classification.actionable)
-    quoted = clean_text(text)[:_QUOTE_MAX] or "(empty message)"
-    quote_block = "\n".join(f"> {line}" if line else ">" for line in quoted.splitlines())
     summary = {
         "bug": "A community member reported a problem.",
         "feature": "A community member requested a change.",
         "question": "A community member asked a question.",
     }[kind]
+    # The reporter's own words are quoted verbatim beside the draft when it is filed.
     description = (
         f"{summary} Severity: {classification.severity}.\n\n"
-        f"Original feedback:\n\n{quote_block}\n\n"
         f"Triage notes: {classification.reasoning}"
     )[:20000]
     steps: list[str] = []

@@ -16,8 +16,9 @@ from agents.engines.base import Classification, Spec
 from agents.text import normalize
 from agents.triage.context import TriageContext
 from agents.triage.details import questions_for
+from agents.triage.filing import file_once
 from agents.triage.learning import corrected_verdict, remember
-from agents.triage.render import issue_body, item_marker
+from agents.triage.render import duplicate_comment, issue_body
 from agents.triage.state import Decision, Policy, TriageState
 from bot.log import item_context
 from storage.models import FeedbackItem, ItemStatus
@@ -200,6 +201,8 @@ async def draft_spec(state: TriageState, runtime: Runtime[TriageContext]) -> dic
     spec: Spec = await ctx.engine.draft_spec(state.normalized, verdict, labels=allowed)
     spec_dict = spec.model_dump()
     spec_dict["labels"] = [label for label in spec.labels if label in allowed]
+    # What the issue will quote verbatim, details the reporter added included.
+    spec_dict["report"] = state.text
     await ctx.items.transition(
         item_id=state.item_id,
         to=ItemStatus.AWAITING_REVIEW,
@@ -284,23 +287,17 @@ async def file_issue(state: TriageState, runtime: Runtime[TriageContext]) -> dic
             return {"error": f"not filed: item is {item.status}"}
     spec = state.spec or {}
     try:
-        issue = None
-        if previous_attempt_unknown:
-            issue = await ctx.filer.find_issue_by_marker(
-                repo=repo, marker=item_marker(state.item_id), since=item.created_at
-            )
-        if issue is None:
-            issue = await ctx.filer.create_issue(
-                repo=repo,
-                title=spec.get("title") or "Feedback from Discord",
-                body=issue_body(
-                    item_id=state.item_id,
-                    spec=spec,
-                    reporter=item.author_name,
-                    jump_url=item.jump_url,
-                ),
-                labels=list(spec.get("labels") or []),
-            )
+        issue = await file_once(
+            ctx,
+            item=item,
+            repo=repo,
+            title=spec.get("title") or "Feedback from Discord",
+            body=issue_body(
+                spec=spec, report=state.text, reporter=item.author_name, jump_url=item.jump_url
+            ),
+            labels=list(spec.get("labels") or []),
+            resumed=previous_attempt_unknown,
+        )
     except Exception as exc:
         log.warning("filing item %s failed: %s", state.item_id, exc)
         return await _filing_failed(ctx, state, f"{type(exc).__name__}: {exc}")
@@ -366,8 +363,11 @@ async def mark_duplicate(state: TriageState, runtime: Runtime[TriageContext]) ->
                 await ctx.filer.comment(
                     repo=repo,
                     number=decision.issue_number,
-                    body=_duplicate_comment(
-                        state, item.author_name, len({_author_key(i) for i in reporters})
+                    body=duplicate_comment(
+                        item_id=state.item_id,
+                        report=state.text,
+                        reporter=item.author_name,
+                        reporters=len({_author_key(i) for i in reporters}),
                     ),
                 )
                 await ctx.items.record_event(
@@ -405,17 +405,6 @@ def _reported_before(item: FeedbackItem, linked: list[FeedbackItem]) -> bool:
         and other.author_id == item.author_id
         and (other.status == ItemStatus.FILED or (other.id or 0) < (item.id or 0))
         for other in linked
-    )
-
-
-def _duplicate_comment(state: TriageState, reporter: str, reporters: int) -> str:
-    from agents.text import neutralise_github_mentions, truncate
-
-    quote = "\n".join(f"> {line}" for line in truncate(state.normalized, 1500).splitlines())
-    tally = f"\n\n{reporters} people on Discord have reported this so far." if reporters > 1 else ""
-    return neutralise_github_mentions(
-        f"Another report of this from Discord (**{reporter}**):\n\n{quote}{tally}\n\n"
-        f"{item_marker(state.item_id)}"
     )
 
 

@@ -33,15 +33,19 @@ class IssueFiler(Protocol):
     """GitHub operations of the act step (implemented by `bot.github.GitHubClient`)."""
 
     async def create_issue(
-        self, *, repo: str, title: str, body: str, labels: list[str]
+        self, *, repo: str, title: str, body: str, labels: list[str], item_id: int
     ) -> IssueRef:
-        """Create an issue; retries transient failures, raises when out of retries."""
+        """Create an issue, writing the item's marker last in its body.
+
+        Retries transient failures (looking the marker up before each retry); raises
+        when out of retries.
+        """
         ...
 
-    async def find_issue_by_marker(
-        self, *, repo: str, marker: str, since: datetime | None = None
+    async def find_filed_issue(
+        self, *, repo: str, item_id: int, since: datetime | None = None
     ) -> IssueRef | None:
-        """The issue whose body holds `marker`, created by us since `since`, if any."""
+        """The issue the bot itself filed for the item since `since` (its last marker)."""
         ...
 
     async def get_issue(self, *, repo: str, number: int) -> IssueRef | None:

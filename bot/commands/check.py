@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from typing import TYPE_CHECKING
 
 import httpx
 
 from bot.commands._check_discord import discord_findings
 from bot.commands._findings import Finding, Outcome
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.github import GitHubClient
 
 _MARKS = {"ok": "✔", "warn": "!", "fail": "✘", "info": "·"}
 
@@ -110,27 +114,87 @@ async def _database(settings: Settings) -> Finding:
 
 async def _github(settings: Settings) -> list[Finding]:
     g = settings.github
-    if g.token is None:
-        return [Finding("warn", "GitHub", "GITHUB_TOKEN missing: approved items cannot be filed")]
+    if not g.has_credentials:
+        return [
+            Finding(
+                "warn",
+                "GitHub",
+                "neither GITHUB_TOKEN nor GITHUB_APP_* set: approved items cannot be filed",
+            )
+        ]
     from bot.github import GitHubClient, RetryPolicy
 
-    client = GitHubClient(
-        token=g.token, base_url=g.api_url, allowlist=g.allowlist, retry=RetryPolicy(attempts=1)
-    )
+    client = GitHubClient.from_settings(g, retry=RetryPolicy(attempts=1))
     try:
-        login = (await client.whoami()).login
-    except Exception as exc:
-        return [Finding("fail", "GitHub", f"token rejected or API unreachable ({exc})")]
+        found = await (_github_app(client, settings) if g.uses_app else _github_token(client))
+        if found.outcome == "fail" or g.full_name is None:
+            return [found]
+        return [found, await _github_repo(client, settings, g.full_name)]
     finally:
         await client.aclose()
-    findings = [Finding("ok", "GitHub", f"token valid (user {login}) at {g.api_url}")]
-    if g.full_name is None:
-        return findings
-    if g.full_name.lower() not in g.allowlist:
-        findings.append(Finding("fail", "GitHub repo", f"{g.full_name} is not in ALLOWED_REPOS"))
-    else:
-        findings.append(Finding("ok", "GitHub repo", f"{g.full_name} is in the allowlist"))
-    return findings
+
+
+async def _github_token(client: GitHubClient) -> Finding:
+    """A personal access token reads `GET /user`; an installation token cannot."""
+    from bot.github import GitHubRejectedError
+
+    try:
+        login = (await client.whoami()).login
+    except GitHubRejectedError as exc:
+        if exc.status != 403:
+            return Finding("fail", "GitHub", f"token rejected or API unreachable ({exc})")
+        try:
+            login = await client.identity()
+        except Exception as inner:
+            return Finding("fail", "GitHub", f"token rejected or API unreachable ({inner})")
+        return Finding(
+            "warn",
+            "GitHub",
+            f"GITHUB_TOKEN is an installation token of {login}: it expires within an hour; "
+            "set GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID instead",
+        )
+    except Exception as exc:
+        return Finding("fail", "GitHub", f"token rejected or API unreachable ({exc})")
+    return Finding("ok", "GitHub", f"personal access token of {login} at {client.base_url}")
+
+
+async def _github_app(client: GitHubClient, settings: Settings) -> Finding:
+    """The App's JWT reads `GET /app`; its installation must hand out a token."""
+    g = settings.github
+    try:
+        slug = await client.app_slug()
+    except Exception as exc:
+        return Finding(
+            "fail", "GitHub", f"GitHub App {g.app_id}: key rejected or API unreachable ({exc})"
+        )
+    try:
+        login = await client.identity()
+    except Exception as exc:
+        return Finding(
+            "fail",
+            "GitHub",
+            f"GitHub App {slug}: installation {g.app_installation_id} gave no token ({exc})",
+        )
+    return Finding(
+        "ok",
+        "GitHub",
+        f"GitHub App {slug} (id {g.app_id}), installation {g.app_installation_id}, "
+        f"files as {login} at {client.base_url}",
+    )
+
+
+async def _github_repo(client: GitHubClient, settings: Settings, full_name: str) -> Finding:
+    if full_name.lower() not in settings.github.allowlist:
+        return Finding("fail", "GitHub repo", f"{full_name} is not in ALLOWED_REPOS")
+    try:
+        repo = await client.get_repo(full_name)
+    except Exception as exc:
+        return Finding("fail", "GitHub repo", f"{full_name} cannot be read ({exc})")
+    if repo is None:
+        return Finding("fail", "GitHub repo", f"{full_name} is not visible to these credentials")
+    if not repo.has_issues:
+        return Finding("fail", "GitHub repo", f"{full_name} has issues turned off")
+    return Finding("ok", "GitHub repo", f"{full_name} is in the allowlist and readable")
 
 
 async def _llm(settings: Settings) -> Finding:

@@ -60,8 +60,11 @@ async def sync_issues(
 
 async def handler(args: argparse.Namespace, settings: Settings) -> int:
     """Sync once and print what was read."""
-    if settings.github.token is None:
-        raise UserError("GITHUB_TOKEN is not set; sync-issues needs it to read the issues")
+    if not settings.github.has_credentials:
+        raise UserError(
+            "neither GITHUB_TOKEN nor the GITHUB_APP_* variables are set; "
+            "sync-issues needs them to read the issues"
+        )
     repo = _repo_for(args, settings)
     from agents.dedup.finder import DuplicateIndex
 

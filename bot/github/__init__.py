@@ -1,5 +1,6 @@
 """GitHub access: `GitHubClient` (issues, sync listing, rate limits) and its typed errors."""
 
+from bot.github._auth import AppCredentials
 from bot.github._client import GitHubClient
 from bot.github._convert import split_repo
 from bot.github._errors import (
@@ -23,6 +24,7 @@ from bot.github._types import (
 
 __all__ = [
     "MARKER_PATTERN",
+    "AppCredentials",
     "GitHubAuthError",
     "GitHubClient",
     "GitHubError",

@@ -2,200 +2,56 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import importlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-import httpx
-from githubkit import GitHub, TokenAuthStrategy
-from githubkit.response import Response
 from githubkit.utils import UNSET
-from pydantic import SecretStr
 
 from agents.triage.ports import IssueRef
+from agents.triage.render import item_marker, last_marker
+from bot.github._base import GitHubBase
 from bot.github._convert import (
     github_time,
     has_next_page,
-    is_loopback,
     issue_ref,
     parsed_items,
     snapshot,
     split_repo,
 )
-from bot.github._errors import GitHubNotFoundError, RepoNotAllowedError
-from bot.github._retry import RetryPolicy, Sleep, call_with_retry
+from bot.github._errors import GitHubError, GitHubNotFoundError, GitHubUnavailable
 from bot.github._types import (
-    MARKER_PATTERN,
     IssuePage,
     IssueSnapshot,
     RateLimitStatus,
     RepoInfo,
     TokenInfo,
 )
-from bot.settings import GitHubSettings
 
 log = logging.getLogger(__name__)
 
-
-#: Models of the endpoints this client calls. githubkit imports each on the first call that
-#: needs it (tens of milliseconds on the event loop); `warm_up` imports them on a thread.
-_ENDPOINT_MODELS = (
-    "BasicError",
-    "EventsGetResponse503",
-    "FullRepository",
-    "Issue",
-    "IssueComment",
-    "Label",
-    "PrivateUser",
-    "PublicUser",
-    "RateLimitOverview",
-    "ReposOwnerRepoIssuesIssueNumberCommentsPostBody",
-    "ReposOwnerRepoIssuesPostBody",
-    "ValidationError",
-)
-
-
-class _SharedTransport(httpx.AsyncHTTPTransport):
-    """One connection pool for every call.
-
-    githubkit opens a fresh httpx client for each request outside `async with` and closes
-    it after; given this transport, that client builds no SSL context of its own (which
-    would block the event loop for tens of milliseconds per call) and leaves the pool open.
-    """
-
-    async def aclose(self) -> None:
-        """Ignored: the per-call clients must not close the shared pool."""
-
-    async def close_pool(self) -> None:
-        """Close the pooled connections."""
-        await super().aclose()
-
-
-T = TypeVar("T")
 PER_PAGE = 100
-#: How far before a create attempt to look when checking whether it had succeeded.
+#: How far before a create attempt to look when checking whether it had succeeded
+#: (clock skew between this host and GitHub, and GitHub's whole-second timestamps).
 _RECOVERY_WINDOW = timedelta(minutes=10)
+_VIEWER_QUERY = "query { viewer { login } }"
 
 
-class GitHubClient:
+def _is_ours(issue: Any, identity: str, item_id: int) -> bool:
+    """An issue (not a pull request) the bot wrote, whose last marker names the item."""
+    author = issue.user.login.lower() if issue.user else None
+    return issue.pull_request is UNSET and author == identity and last_marker(issue.body) == item_id
+
+
+class GitHubClient(GitHubBase):
     """Files, finds and reads issues; the only code that talks to GitHub.
 
     Every call goes through one retry loop (5xx, network errors, rate limits), so
     githubkit's own retries are turned off. Writes are refused for repositories that
-    are not in the allowlist.
+    are not in the allowlist. Signs in with a personal access token or as a GitHub App.
     """
-
-    def __init__(
-        self,
-        *,
-        token: SecretStr | str,
-        base_url: str = "https://api.github.com",
-        allowlist: Iterable[str] = (),
-        retry: RetryPolicy | None = None,
-        sleep: Sleep = asyncio.sleep,
-        timeout: float = 30.0,
-        marker_scan_limit: int = 1000,
-    ) -> None:
-        secret = token if isinstance(token, SecretStr) else SecretStr(token)
-        if not secret.get_secret_value().strip():
-            raise ValueError("a GitHub token is required")
-        self.base_url = base_url.rstrip("/")
-        self.allowlist = frozenset(name.lower() for name in allowlist)
-        self.retry = retry or RetryPolicy()
-        self.marker_scan_limit = marker_scan_limit
-        self.last_rate_limit: RateLimitStatus | None = None
-        self.calls = 0
-        self.failed_calls = 0
-        self._sleep = sleep
-        self._login: str | None = None
-        trust_env = not is_loopback(self.base_url)
-        self._transport = _SharedTransport(trust_env=trust_env)
-        self._github = GitHub(
-            TokenAuthStrategy(secret.get_secret_value()),
-            base_url=self.base_url,
-            timeout=timeout,
-            auto_retry=False,
-            http_cache=False,
-            trust_env=trust_env,
-            async_transport=self._transport,
-            user_agent="iterateswarm",
-        )
-
-    @classmethod
-    def from_settings(cls, settings: GitHubSettings, **options: Any) -> GitHubClient:
-        """Build from the `github` settings section (token, GITHUB_API_URL, allowlist)."""
-        if settings.token is None:
-            raise ValueError("GITHUB_TOKEN is not set")
-        return cls(
-            token=settings.token,
-            base_url=settings.api_url,
-            allowlist=settings.allowlist,
-            **options,
-        )
-
-    def __repr__(self) -> str:
-        return f"GitHubClient(base_url={self.base_url!r}, allowlist={sorted(self.allowlist)})"
-
-    async def warm_up(self) -> None:
-        """Import the endpoints' models off the event loop (call once at start)."""
-        await asyncio.to_thread(self._import_models)
-
-    def _import_models(self) -> None:
-        rest_module = type(self._github.rest.issues).__module__  # <schemas>.<version>.rest.issues
-        models = importlib.import_module(rest_module.rsplit(".", 2)[0] + ".models")
-        for name in _ENDPOINT_MODELS:
-            getattr(models, name)
-        for endpoints in ("users", "rate_limit", "repos"):
-            getattr(self._github.rest, endpoints)
-
-    async def aclose(self) -> None:
-        """Close the pooled connections to GitHub."""
-        await self._transport.close_pool()
-
-    # -- plumbing --------------------------------------------------------------------------
-
-    def _note_rate_limit(self, response: Response[Any]) -> None:
-        headers = response.headers
-        try:
-            status = RateLimitStatus(
-                remaining=int(headers["x-ratelimit-remaining"]),
-                limit=int(headers["x-ratelimit-limit"]),
-                reset=datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), UTC),
-            )
-        except (KeyError, ValueError):
-            return
-        self.last_rate_limit = status
-
-    async def _call(
-        self,
-        what: str,
-        operation: Callable[[], Awaitable[Response[T]]],
-        *,
-        recover: Callable[[], Awaitable[Response[T] | None]] | None = None,
-    ) -> Response[T]:
-        self.calls += 1
-        try:
-            response = await call_with_retry(
-                operation, what=what, policy=self.retry, sleep=self._sleep, recover=recover
-            )
-        except Exception:
-            self.failed_calls += 1
-            raise
-        self._note_rate_limit(response)
-        return response
-
-    def ensure_allowed(self, repo: str) -> None:
-        """Raise `RepoNotAllowedError` unless the bot may write to `repo`."""
-        split_repo(repo)
-        if repo.lower() not in self.allowlist:
-            allowed = ", ".join(sorted(self.allowlist)) or "none configured"
-            raise RepoNotAllowedError(
-                f"refusing to write to {repo}: not in ALLOWED_REPOS (allowed: {allowed})"
-            )
 
     # -- identity and limits -----------------------------------------------------------------
 
@@ -211,15 +67,40 @@ class GitHubClient:
             login=response.parsed_data.login,
             scopes=[s.strip() for s in scopes.split(",") if s.strip()],
         )
-        self._login = info.login
         return info
 
-    async def login(self) -> str:
-        """The authenticated user's login (asked once, then remembered)."""
-        if self._login is None:
-            await self.whoami()
-        assert self._login is not None
-        return self._login
+    async def identity(self) -> str:
+        """The login the bot's issues are authored by (asked once, then remembered).
+
+        Read from GraphQL's `viewer`, which answers for a personal token (its user) and
+        for an App installation (`<slug>[bot]`) alike; `GET /user` refuses the latter. A
+        personal token GraphQL refuses is asked `GET /user` instead.
+        """
+        if self._identity is None:
+            try:
+                self._identity = await self._viewer_login()
+            except GitHubUnavailable:
+                raise
+            except GitHubError:
+                if self.auth_kind != "token":
+                    raise
+                self._identity = (await self.whoami()).login
+        return self._identity
+
+    async def _viewer_login(self) -> str:
+        data = await self._call("POST /graphql", lambda: self._github.async_graphql(_VIEWER_QUERY))
+        try:
+            return str(data["viewer"]["login"])
+        except (KeyError, TypeError):
+            raise GitHubError("POST /graphql: no viewer login in the answer") from None
+
+    async def app_slug(self) -> str:
+        """The GitHub App's slug, read with its JWT (App credentials only)."""
+        response = await self._call("GET /app", self._github.rest.apps.async_get_authenticated)
+        app = response.parsed_data
+        if app is None or not app.slug:
+            raise GitHubError("GET /app: GitHub did not name the App")
+        return str(app.slug)
 
     async def rate_limit(self) -> RateLimitStatus:
         """The core REST rate limit right now (this call does not count against it)."""
@@ -255,13 +136,13 @@ class GitHubClient:
     # -- IssueFiler ----------------------------------------------------------------------------
 
     async def create_issue(
-        self, *, repo: str, title: str, body: str, labels: list[str]
+        self, *, repo: str, title: str, body: str, labels: list[str], item_id: int
     ) -> IssueRef:
-        """Open an issue in an allowed repository.
+        """Open an issue in an allowed repository, its item's marker written last in the body.
 
-        When an attempt fails in a way that may have created the issue anyway (lost
-        answer, 5xx) and the body holds an item marker, the marker is looked up before
-        trying again, so a retry never files the issue twice.
+        When an attempt fails in a way that may have created the issue anyway (a lost
+        answer, a 5xx), the marker is looked up before trying again, so the retries of
+        this call never file the issue twice.
 
         Raises:
             RepoNotAllowedError: `repo` is not in the allowlist.
@@ -270,55 +151,39 @@ class GitHubClient:
         """
         self.ensure_allowed(repo)
         owner, name = split_repo(repo)
-        what = f"POST /repos/{owner}/{name}/issues"
-        marker = MARKER_PATTERN.search(body)
+        marked = f"{body.rstrip()}\n\n{item_marker(item_id)}\n"
         started = datetime.now(UTC)
 
         async def recover() -> Any:
-            if marker is None:
-                return None
-            return await self._find_marker_issue(
-                repo, marker.group(0), since=started - _RECOVERY_WINDOW
-            )
+            return await self.find_filed_issue(repo=repo, item_id=item_id, since=started)
 
         async def create() -> Any:
             return await self._github.rest.issues.async_create(
-                owner, name, title=title, body=body, labels=list(labels)
+                owner, name, title=title, body=marked, labels=list(labels)
             )
 
-        self.calls += 1
-        try:
-            result = await call_with_retry(
-                create, what=what, policy=self.retry, sleep=self._sleep, recover=recover
-            )
-        except Exception:
-            self.failed_calls += 1
-            raise
+        result = await self._call(f"POST /repos/{owner}/{name}/issues", create, recover=recover)
         if isinstance(result, IssueRef):
             return result
-        self._note_rate_limit(result)
         ref = issue_ref(result.parsed_data)
         log.info("github filed %s#%d", repo, ref.number)
         return ref
 
-    async def find_issue_by_marker(
-        self, *, repo: str, marker: str, since: datetime | None = None
+    async def find_filed_issue(
+        self, *, repo: str, item_id: int, since: datetime | None = None
     ) -> IssueRef | None:
-        """The newest issue we created whose body holds `marker`, if any.
+        """The issue the bot filed for `item_id`, if any.
 
-        Lists the issues created by the token's user, newest first, and reads their
-        bodies (the search API lags behind writes, so it could miss a fresh issue).
-        Looks at most `marker_scan_limit` issues back, or back to `since` less a margin
-        for clock skew and GitHub's whole-second timestamps.
+        Only an issue authored by the bot's own identity whose last marker names the item
+        counts (a marker quoted elsewhere, or an issue someone else wrote, does not). Lists
+        the repository's issues newest first, reading bodies (the search API lags behind
+        writes), back to `since` less a margin for clock skew, at most `marker_scan_limit`.
         """
-        start = since - _RECOVERY_WINDOW if since is not None else None
-        return await self._find_marker_issue(repo, marker, since=start)
-
-    async def _find_marker_issue(
-        self, repo: str, marker: str, *, since: datetime | None
-    ) -> IssueRef | None:
         owner, name = split_repo(repo)
-        creator = await self.login()
+        identity = (await self.identity()).lower()
+        start = since - _RECOVERY_WINDOW if since is not None else None
+        # The creator filter takes a user's login; an App's bot is matched on each issue.
+        creator = UNSET if identity.endswith("[bot]") else identity
         scanned = 0
         page = 1
         while scanned < self.marker_scan_limit:
@@ -332,16 +197,16 @@ class GitHubClient:
                     state="all",
                     sort="created",
                     direction="desc",
-                    since=github_time(since),
+                    since=github_time(start),
                     per_page=PER_PAGE,
                     page=page,
                 ),
             )
             for issue in parsed_items(response):
                 scanned += 1
-                if since is not None and issue.created_at < since:
+                if start is not None and issue.created_at < start:
                     return None
-                if issue.pull_request is UNSET and marker in (issue.body or ""):
+                if _is_ours(issue, identity, item_id):
                     return issue_ref(issue)
             if not has_next_page(response):
                 return None

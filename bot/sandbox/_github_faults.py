@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from aiohttp import web
 
 FaultKind = Literal["status", "reset", "delay"]
 
@@ -37,6 +40,35 @@ class ScriptedFaults:
         queue = self._faults.get(route)
         return queue.popleft() if queue else None
 
+    @staticmethod
+    def _drop_connection(request: web.Request) -> web.StreamResponse:
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+        raise asyncio.CancelledError
+
+    async def with_fault(
+        self, request: web.Request, serve: Callable[[], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Serve the request through the next fault scripted for its route, if any."""
+        fault = self._pop_fault(f"{request.method} {request.path}")
+        if fault is not None and not fault.after_processing:
+            if fault.kind == "reset":
+                return self._drop_connection(request)
+            if fault.kind == "status":
+                return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+            await asyncio.sleep(fault.seconds)
+            fault = None
+        response = await serve()
+        if fault is None:
+            return response
+        if fault.kind == "reset":
+            return self._drop_connection(request)
+        if fault.kind == "status":
+            return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+        await asyncio.sleep(fault.seconds)
+        return response
+
     def fail_next(
         self,
         route: str,
@@ -45,12 +77,23 @@ class ScriptedFaults:
         times: int = 1,
         headers: Mapping[str, str] | None = None,
         body: dict[str, Any] | None = None,
+        after_processing: bool = False,
     ) -> None:
-        """Answer the next `times` requests to `route` with `status` instead of serving them."""
+        """Answer the next `times` requests to `route` with `status` instead of serving them.
+
+        With `after_processing` the request is served first and its answer replaced, as
+        when GitHub creates an issue and then fails with a 502.
+        """
         message = {"message": "Server Error" if status >= 500 else "Error"}
         for _ in range(times):
             self._faults[route].append(
-                Fault("status", status, dict(headers or {}), body or message)
+                Fault(
+                    "status",
+                    status,
+                    dict(headers or {}),
+                    body or message,
+                    after_processing=after_processing,
+                )
             )
 
     def secondary_limit_next(self, route: str, *, retry_after: int = 1, times: int = 1) -> None:
@@ -80,10 +123,22 @@ class ScriptedFaults:
         for _ in range(times):
             self._faults[route].append(Fault("reset", after_processing=after_processing))
 
-    def delay_next(self, route: str, *, seconds: float, times: int = 1) -> None:
-        """Do the work at once but answer only after `seconds`."""
+    def delay_next(
+        self, route: str, *, seconds: float, times: int = 1, after_processing: bool = True
+    ) -> None:
+        """Do the work at once but answer only after `seconds`.
+
+        Without `after_processing` the fake waits first and does the work after, so a
+        caller that gives up meanwhile leaves nothing behind.
+        """
         for _ in range(times):
-            self._faults[route].append(Fault("delay", seconds=seconds))
+            self._faults[route].append(
+                Fault("delay", seconds=seconds, after_processing=after_processing)
+            )
+
+    def clear_faults(self, route: str) -> None:
+        """Drop every fault still queued for `route`."""
+        self._faults.pop(route, None)
 
     def pending_faults(self, route: str) -> int:
         """How many scripted faults are still queued for `route`."""

@@ -252,3 +252,23 @@ def repository(
         permissions={"admin": False, "maintain": False, "push": True, "triage": True, "pull": True},
     )
     return data
+
+
+def integration(base: str, *, app_id: int, slug: str, owner: dict[str, Any]) -> dict[str, Any]:
+    """A GitHub App, as `GET /app` returns it."""
+    return {
+        "id": app_id,
+        "slug": slug,
+        "node_id": _node_id("A", app_id),
+        "client_id": f"Iv1.{app_id:016x}",
+        "owner": owner,
+        "name": slug.replace("-", " ").title(),
+        "description": None,
+        "external_url": f"{base}/apps/{slug}",
+        "html_url": f"{base}/apps/{slug}",
+        "created_at": "2020-01-01T00:00:00Z",
+        "updated_at": "2020-01-01T00:00:00Z",
+        "permissions": {"issues": "write", "metadata": "read"},
+        "events": [],
+        "installations_count": 1,
+    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -14,7 +13,10 @@ from aiohttp import web
 from yarl import URL
 
 from bot.sandbox import _github_json as js
+from bot.sandbox._github_auth import FakeAuth
 from bot.sandbox._github_faults import ScriptedFaults
+from bot.sandbox._github_identity import IDENTITY, IdentityRoutes
+from bot.sandbox._github_markdown import RenderedBodies
 from bot.sandbox._server import LoopbackServer
 
 log = logging.getLogger(__name__)
@@ -67,19 +69,21 @@ class FakeRepo:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """A request the fake received."""
+    """A request the fake received, and who sent it (a login, `app:<id>`, or None)."""
 
     method: str
     path: str
     query: dict[str, str]
     authorized: bool
+    identity: str | None = None
 
 
-class FakeGitHub(ScriptedFaults, LoopbackServer):
+class FakeGitHub(IdentityRoutes, RenderedBodies, ScriptedFaults, LoopbackServer):
     """Serve the subset of the GitHub REST API that `bot.github` uses, on 127.0.0.1.
 
     Routes are keyed as `"METHOD /path"` (for example `"POST /repos/acme/widgets/issues"`)
-    when scripting faults.
+    when scripting faults. Every body written through the API is read as GitHub would
+    render it (`rendered`): the cross-references, mentions and images it makes.
     """
 
     def __init__(
@@ -93,7 +97,9 @@ class FakeGitHub(ScriptedFaults, LoopbackServer):
     ) -> None:
         self.token = token
         self.login = login
+        self.auth = FakeAuth(token=token, login=login)
         self.requests: list[RecordedRequest] = []
+        RenderedBodies.__init__(self)
         self.rate_limit = rate_limit
         self.rate_remaining = rate_limit
         self.rate_reset = int(time.time()) + 3600
@@ -125,6 +131,7 @@ class FakeGitHub(ScriptedFaults, LoopbackServer):
             "/repos/{owner}/{name}/issues/{number:\\d+}/comments", self._create_comment
         )
         app.router.add_get("/repos/{owner}/{name}/labels", self._list_labels)
+        self.add_identity_routes(app)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -241,10 +248,6 @@ class FakeGitHub(ScriptedFaults, LoopbackServer):
 
     # -- HTTP plumbing ---------------------------------------------------------------------
 
-    def _authorized(self, request: web.Request) -> bool:
-        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        return scheme.lower() in {"token", "bearer"} and value == self.token
-
     def _rate_headers(self) -> dict[str, str]:
         return {
             "X-RateLimit-Limit": str(self.rate_limit),
@@ -254,34 +257,28 @@ class FakeGitHub(ScriptedFaults, LoopbackServer):
             "X-RateLimit-Resource": "core",
         }
 
-    @staticmethod
-    def _drop_connection(request: web.Request) -> web.StreamResponse:
-        transport = request.transport
-        if transport is not None:
-            transport.abort()
-        raise asyncio.CancelledError
-
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        authorized = self._authorized(request)
+        refusal = self.refusal(request)
         self.requests.append(
-            RecordedRequest(request.method, request.path, dict(request.query), authorized)
+            RecordedRequest(
+                request.method,
+                request.path,
+                dict(request.query),
+                refusal is None,
+                request.get(IDENTITY),
+            )
         )
-        fault = self._pop_fault(f"{request.method} {request.path}")
-        if fault is not None and fault.kind == "reset" and not fault.after_processing:
-            return self._drop_connection(request)
-        if fault is not None and fault.kind == "status":
-            return web.json_response(fault.body, status=fault.status, headers=fault.headers)
-        if not authorized:
-            return web.json_response({"message": "Bad credentials"}, status=401)
-        self.rate_remaining = max(self.rate_remaining - 1, 0)
-        response = await handler(request)
-        if fault is not None and fault.kind == "reset":
-            return self._drop_connection(request)
-        if fault is not None and fault.kind == "delay":
-            await asyncio.sleep(fault.seconds)
-        response.headers.update(self._rate_headers())
-        return response
+
+        async def serve() -> web.StreamResponse:
+            if refusal is not None:
+                return refusal
+            self.rate_remaining = max(self.rate_remaining - 1, 0)
+            response = await handler(request)
+            response.headers.update(self._rate_headers())
+            return response
+
+        return await self.with_fault(request, serve)
 
     def _repo_or_404(self, request: web.Request) -> FakeRepo:
         full_name = f"{request.match_info['owner']}/{request.match_info['name']}".lower()
@@ -323,7 +320,8 @@ class FakeGitHub(ScriptedFaults, LoopbackServer):
 
     async def _get_user(self, request: web.Request) -> web.Response:
         headers = {"X-OAuth-Scopes": "repo", "X-Accepted-OAuth-Scopes": ""}
-        return web.json_response(js.public_user(self._base(request), self.login), headers=headers)
+        login = request[IDENTITY]
+        return web.json_response(js.public_user(self._base(request), login), headers=headers)
 
     async def _get_rate_limit(self, request: web.Request) -> web.Response:
         core = {
@@ -392,8 +390,10 @@ class FakeGitHub(ScriptedFaults, LoopbackServer):
             repo.full_name,
             title=title,
             body=payload.get("body"),
+            author=request[IDENTITY],
             labels=[str(n) for n in payload.get("labels") or []],
         )
+        self.render(f"issue #{issue.number}", repo.full_name, issue.body)
         return web.json_response(self._issue_json(repo, issue, self._base(request)), status=201)
 
     async def _get_issue(self, request: web.Request) -> web.Response:
@@ -405,7 +405,9 @@ class FakeGitHub(ScriptedFaults, LoopbackServer):
         payload = await request.json()
         now = _now()
         issue.title = payload.get("title", issue.title)
-        issue.body = payload.get("body", issue.body)
+        if "body" in payload:
+            issue.body = payload["body"]
+            self.render(f"edit of #{issue.number}", repo.full_name, issue.body)
         if "labels" in payload:
             issue.labels = [str(n) for n in payload["labels"]]
             for label in issue.labels:
@@ -434,9 +436,10 @@ class FakeGitHub(ScriptedFaults, LoopbackServer):
             issue.number,
             comment_id=self._new_id(),
             body=body,
-            user=js.user(self._base(request), self.login),
+            user=js.user(self._base(request), request[IDENTITY]),
             at=now,
         )
+        self.render(f"comment on #{issue.number}", repo.full_name, body)
         issue.comments.append(comment)
         issue.updated_at = now
         return web.json_response(comment, status=201)

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from bot.app import BotRuntime, bot_running
 from bot.github import RetryPolicy
@@ -32,6 +32,35 @@ SANDBOX_REPO = "acme/widgets"
 SANDBOX_OPENAI_KEY = "sk-sandbox-not-a-real-key"
 READY_TIMEOUT_SECONDS = 60.0
 INTERACTION_DEADLINE_SECONDS = 3.0
+#: How the sandbox bot authenticates to the fake GitHub: a personal token, GitHub App
+#: credentials, or one installation token pasted into GITHUB_TOKEN.
+GitHubAuthMode = Literal["token", "app", "installation-token"]
+
+
+def github_credentials(
+    github: FakeGitHub, mode: GitHubAuthMode, *, token_lifetime: float = 3600.0
+) -> dict[str, str]:
+    """Environment that makes a bot authenticate to `github` as `mode` says.
+
+    For `app` and `installation-token` a GitHub App (with a fresh key) is installed on
+    the fake; its installation tokens live `token_lifetime` seconds.
+    """
+    if mode == "token":
+        return {"GITHUB_TOKEN": github.token}
+    from bot.sandbox._github_auth import generate_app_key
+
+    private_key, public_key = generate_app_key()
+    app = github.add_app(public_key_pem=public_key, token_lifetime=token_lifetime)
+    if mode == "installation-token":
+        minted = github.auth.mint_installation_token(app.installation_id)
+        assert minted is not None
+        return {"GITHUB_TOKEN": minted[0]}
+    return {
+        "GITHUB_TOKEN": "",
+        "GITHUB_APP_ID": str(app.app_id),
+        "GITHUB_APP_PRIVATE_KEY": private_key,
+        "GITHUB_APP_INSTALLATION_ID": str(app.installation_id),
+    }
 
 
 def sandbox_env(
@@ -271,6 +300,8 @@ async def sandbox_stack(
     start_bot: bool = True,
     interaction_deadline: float | None = INTERACTION_DEADLINE_SECONDS,
     github_retry: RetryPolicy | None = None,
+    github_auth: GitHubAuthMode = "token",
+    github_token_lifetime: float = 3600.0,
 ) -> AsyncIterator[Sandbox]:
     """Start the fakes and the real bot wired to them; stop everything on exit.
 
@@ -284,6 +315,8 @@ async def sandbox_stack(
         interaction_deadline: Seconds after which the fake refuses an interaction's first
             response, as Discord does after 3 s (None: no deadline).
         github_retry: Retry policy of the bot's GitHub client (e.g. short backoffs in tests).
+        github_auth: A personal token, GitHub App credentials, or an installation token.
+        github_token_lifetime: Seconds the fake's installation tokens live.
     """
     await asyncio.to_thread(Path(data_dir).mkdir, parents=True, exist_ok=True)
     async with AsyncExitStack() as stack:
@@ -297,13 +330,16 @@ async def sandbox_stack(
             from bot.sandbox.fake_openai import FakeOpenAI
 
             openai_fake = await stack.enter_async_context(FakeOpenAI(api_key=SANDBOX_OPENAI_KEY))
+        credentials = github_credentials(
+            github_fake, github_auth, token_lifetime=github_token_lifetime
+        )
         env = sandbox_env(
             discord=discord_fake,
             github=github_fake,
             data_dir=data_dir,
             database_url=database_url,
             openai=openai_fake,
-            extra_env=extra_env,
+            extra_env={**credentials, **(extra_env or {})},
         )
         settings = settings_from_env(env)
         maintainer = discord_fake.add_user(

@@ -236,8 +236,9 @@ def review_embed(
     embed.add_field(
         name="Reporter", value=truncate(f"{reporter} · {source}", FIELD_VALUE_LIMIT), inline=True
     )
-    if item.raw_text:
-        quoted = truncate(escape(item.raw_text), FIELD_VALUE_LIMIT - 2)
+    report = str((spec or {}).get("report") or item.raw_text)
+    if report:
+        quoted = truncate(escape(report), FIELD_VALUE_LIMIT - 2)
         embed.add_field(name="Original feedback", value=quoted, inline=False)
     footer = f"Item #{item.id} · engine {item.engine or '?'} · {item.status}"
     embed.set_footer(text=truncate(footer, FOOTER_LIMIT))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.text import has_substance, neutralise_github_mentions, normalize, truncate
+from agents.text import has_substance, normalize, truncate
 
 
 def test_normalize_resolves_discord_markup_and_invisible_characters() -> None:
@@ -28,12 +28,6 @@ def test_no_substance(text: str) -> None:
 @pytest.mark.parametrize("text", ["crash", "崩溃", "pls add dark mode 🙏", "?? why"])
 def test_substance(text: str) -> None:
     assert has_substance(text)
-
-
-def test_github_mentions_are_neutralised_but_emails_are_not() -> None:
-    out = neutralise_github_mentions("ping @octocat and mail a@b.com, `@code`")
-    assert "@octocat" not in out and "@&#8203;octocat" in out
-    assert "a@b.com" in out and "`@code`" in out
 
 
 def test_truncate_marks_the_cut() -> None:

@@ -19,6 +19,7 @@ def _run(
     base = {
         k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "GITHUB_", "OPENAI_"))
     }
+    base["PYTHONPATH"] = str(REPO_ROOT)  # this checkout, whatever the working directory
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         capture_output=True,

@@ -68,73 +68,76 @@ def client(fake: FakeGitHub, sleeps: SleepRecorder) -> GitHubClient:
     return make_client(fake, sleeps)
 
 
-async def test_create_issue_with_labels_and_marker_then_find_it(
+async def test_create_issue_writes_the_marker_last_then_finds_it(
     fake: FakeGitHub, client: GitHubClient
 ) -> None:
-    body = f"Steps to reproduce\n\n{item_marker(17)}"
     ref = await client.create_issue(
-        repo=REPO, title="Crash on save", body=body, labels=["bug", "from-discord"]
+        repo=REPO,
+        title="Crash on save",
+        body="Steps to reproduce\n",
+        labels=["bug", "from-discord"],
+        item_id=17,
     )
     [stored] = fake.issues_in(REPO)
     assert (ref.number, ref.title, ref.state) == (stored.number, "Crash on save", "open")
     assert ref.url.endswith(f"/{REPO}/issues/{stored.number}")
     assert stored.labels == ["bug", "from-discord"]
-    assert stored.body == body
-    found = await client.find_issue_by_marker(repo=REPO, marker=item_marker(17))
+    assert stored.body == f"Steps to reproduce\n\n{item_marker(17)}\n"
+    found = await client.find_filed_issue(repo=REPO, item_id=17)
     assert found is not None and found.number == ref.number
-    assert await client.find_issue_by_marker(repo=REPO, marker=item_marker(18)) is None
+    assert await client.find_filed_issue(repo=REPO, item_id=18) is None
     listing = fake.requests_to("GET", f"/repos/{REPO}/issues")[-1]
     assert listing.query["creator"] == fake.login
     assert (listing.query["state"], listing.query["sort"]) == ("all", "created")
     assert listing.query["direction"] == "desc"
+    assert fake.requests_to("GET", "/user") == [], "the identity comes from GraphQL's viewer"
+    assert len(fake.requests_to("POST", "/graphql")) == 1, "and is asked once"
 
 
-async def test_find_by_marker_ignores_other_authors_and_pull_requests(
+async def test_find_filed_issue_needs_the_bots_issue_with_the_item_marker_last(
     fake: FakeGitHub, client: GitHubClient
 ) -> None:
     marker = item_marker(5)
     fake.add_issue(REPO, title="quoted by a user", body=f"see {marker}", author="octocat")
     fake.add_issue(REPO, title="a pull request", body=marker, pull_request=True)
-    assert await client.find_issue_by_marker(repo=REPO, marker=marker) is None
-    mine = fake.add_issue(REPO, title="ours", body=f"text {marker}")
-    found = await client.find_issue_by_marker(repo=REPO, marker=marker)
+    fake.add_issue(REPO, title="item 6 quoting it", body=f"{marker}\n\n{item_marker(6)}\n")
+    assert await client.find_filed_issue(repo=REPO, item_id=5) is None
+    mine = fake.add_issue(REPO, title="ours", body=f"text\n\n{marker}\n")
+    found = await client.find_filed_issue(repo=REPO, item_id=5)
     assert found is not None and found.number == mine.number
 
 
-async def test_find_by_marker_reads_past_the_first_page(
+async def test_find_filed_issue_reads_past_the_first_page(
     fake: FakeGitHub, client: GitHubClient
 ) -> None:
-    marker = item_marker(1)
-    fake.add_issue(REPO, title="oldest", body=marker, created_at=T0)
+    fake.add_issue(REPO, title="oldest", body=item_marker(1), created_at=T0)
     for i in range(150):
         fake.add_issue(REPO, title=f"newer {i}", created_at=T0 + timedelta(minutes=i + 1))
-    found = await client.find_issue_by_marker(repo=REPO, marker=marker)
+    found = await client.find_filed_issue(repo=REPO, item_id=1)
     assert found is not None and found.number == 1
     assert len(fake.requests_to("GET", f"/repos/{REPO}/issues")) == 2
 
 
-async def test_find_by_marker_stops_at_since(fake: FakeGitHub, client: GitHubClient) -> None:
-    marker = item_marker(3)
-    fake.add_issue(REPO, title="old one", body=marker, created_at=T0, updated_at=T0)
+async def test_find_filed_issue_stops_at_since(fake: FakeGitHub, client: GitHubClient) -> None:
+    fake.add_issue(REPO, title="old one", body=item_marker(3), created_at=T0, updated_at=T0)
     since = T0 + timedelta(days=1)
-    assert await client.find_issue_by_marker(repo=REPO, marker=marker, since=since) is None
-    assert await client.find_issue_by_marker(repo=REPO, marker=marker, since=T0) is not None
+    assert await client.find_filed_issue(repo=REPO, item_id=3, since=since) is None
+    assert await client.find_filed_issue(repo=REPO, item_id=3, since=T0) is not None
 
 
-async def test_find_by_marker_tolerates_whole_second_timestamps_and_skew(
+async def test_find_filed_issue_tolerates_whole_second_timestamps_and_skew(
     fake: FakeGitHub, client: GitHubClient
 ) -> None:
-    marker = item_marker(4)
-    fake.add_issue(REPO, title="filed", body=marker, created_at=T0, updated_at=T0)
+    fake.add_issue(REPO, title="filed", body=item_marker(4), created_at=T0, updated_at=T0)
     since = T0 + timedelta(seconds=0.9)  # our clock said a bit later than GitHub's stamp
-    assert await client.find_issue_by_marker(repo=REPO, marker=marker, since=since) is not None
+    assert await client.find_filed_issue(repo=REPO, item_id=4, since=since) is not None
 
 
 async def test_writes_outside_the_allowlist_are_refused(
     fake: FakeGitHub, client: GitHubClient
 ) -> None:
     with pytest.raises(RepoNotAllowedError, match="acme/private"):
-        await client.create_issue(repo="acme/private", title="t", body="b", labels=[])
+        await client.create_issue(repo="acme/private", title="t", body="b", labels=[], item_id=1)
     fake.add_issue("acme/private", title="existing")
     with pytest.raises(RepoNotAllowedError):
         await client.comment(repo="acme/private", number=1, body="hello")
@@ -146,7 +149,7 @@ async def test_502_then_success(
     fake: FakeGitHub, client: GitHubClient, sleeps: SleepRecorder
 ) -> None:
     fake.fail_next(ISSUES, status=502)
-    ref = await client.create_issue(repo=REPO, title="t", body="b", labels=[])
+    ref = await client.create_issue(repo=REPO, title="t", body="b", labels=[], item_id=1)
     assert [i.number for i in fake.issues_in(REPO)] == [ref.number]
     assert len(fake.requests_to("POST", f"/repos/{REPO}/issues")) == 2
     assert sleeps.waits == [1.0]
@@ -156,7 +159,7 @@ async def test_backoff_doubles(
     fake: FakeGitHub, client: GitHubClient, sleeps: SleepRecorder
 ) -> None:
     fake.fail_next(ISSUES, status=503, times=3)
-    await client.create_issue(repo=REPO, title="t", body="b", labels=[])
+    await client.create_issue(repo=REPO, title="t", body="b", labels=[], item_id=1)
     assert sleeps.waits == [1.0, 2.0, 4.0]
 
 
@@ -164,7 +167,7 @@ async def test_secondary_rate_limit_honours_retry_after(
     fake: FakeGitHub, client: GitHubClient, sleeps: SleepRecorder
 ) -> None:
     fake.secondary_limit_next(ISSUES, retry_after=7)
-    await client.create_issue(repo=REPO, title="t", body="b", labels=[])
+    await client.create_issue(repo=REPO, title="t", body="b", labels=[], item_id=1)
     assert sleeps.waits == [7.0]
     assert len(fake.issues_in(REPO)) == 1
 
@@ -182,7 +185,7 @@ async def test_primary_rate_limit_waits_for_the_reset(
 ) -> None:
     reset = fake.primary_limit_next(ISSUES, reset_in=30)
     before = time.time()
-    await client.create_issue(repo=REPO, title="t", body="b", labels=[])
+    await client.create_issue(repo=REPO, title="t", body="b", labels=[], item_id=1)
     [wait] = sleeps.waits
     assert reset - before <= wait <= reset - before + 2
     assert len(fake.issues_in(REPO)) == 1
@@ -194,7 +197,7 @@ async def test_rate_limit_beyond_the_budget_fails_at_once(
     client = make_client(fake, sleeps, retry=RetryPolicy(attempts=4, max_total_wait=60))
     reset = fake.primary_limit_next(ISSUES, reset_in=3600)
     with pytest.raises(GitHubUnavailable) as caught:
-        await client.create_issue(repo=REPO, title="t", body="b", labels=[])
+        await client.create_issue(repo=REPO, title="t", body="b", labels=[], item_id=1)
     assert sleeps.waits == []
     assert caught.value.retry_at is not None
     assert caught.value.retry_at >= datetime.fromtimestamp(reset, UTC)
@@ -204,14 +207,14 @@ async def test_connection_reset_is_retried(
     fake: FakeGitHub, client: GitHubClient, sleeps: SleepRecorder
 ) -> None:
     fake.reset_next(ISSUES)
-    ref = await client.create_issue(repo=REPO, title="t", body="b", labels=[])
+    ref = await client.create_issue(repo=REPO, title="t", body="b", labels=[], item_id=1)
     assert [i.number for i in fake.issues_in(REPO)] == [ref.number]
     assert len(sleeps.waits) == 1
 
 
 async def test_lost_answer_is_not_filed_twice(fake: FakeGitHub, client: GitHubClient) -> None:
     fake.reset_next(ISSUES, after_processing=True)
-    ref = await client.create_issue(repo=REPO, title="t", body=f"b {item_marker(9)}", labels=[])
+    ref = await client.create_issue(repo=REPO, title="t", body="b", labels=[], item_id=9)
     assert [i.number for i in fake.issues_in(REPO)] == [ref.number]
     assert len(fake.requests_to("POST", f"/repos/{REPO}/issues")) == 1
 
@@ -219,7 +222,7 @@ async def test_lost_answer_is_not_filed_twice(fake: FakeGitHub, client: GitHubCl
 async def test_slow_answer_is_recovered_by_marker(fake: FakeGitHub, sleeps: SleepRecorder) -> None:
     client = make_client(fake, sleeps, timeout=0.3)
     fake.delay_next(ISSUES, seconds=5)
-    ref = await client.create_issue(repo=REPO, title="t", body=item_marker(11), labels=["bug"])
+    ref = await client.create_issue(repo=REPO, title="t", body="b", labels=["bug"], item_id=11)
     assert [i.number for i in fake.issues_in(REPO)] == [ref.number]
     assert len(fake.requests_to("POST", f"/repos/{REPO}/issues")) == 1
 
@@ -229,7 +232,7 @@ async def test_exhausted_retries_raise_unavailable(
 ) -> None:
     fake.fail_next(ISSUES, status=502, times=10)
     with pytest.raises(GitHubUnavailable, match="502"):
-        await client.create_issue(repo=REPO, title="t", body="b", labels=[])
+        await client.create_issue(repo=REPO, title="t", body="b", labels=[], item_id=1)
     assert len(fake.requests_to("POST", f"/repos/{REPO}/issues")) == 4
     assert len(sleeps.waits) == 3
     assert fake.issues_in(REPO) == []
@@ -254,7 +257,7 @@ async def test_missing_issue_is_none_and_bad_input_is_rejected(
     with pytest.raises(GitHubNotFoundError):
         await client.comment(repo=REPO, number=99, body="hi")
     with pytest.raises(GitHubRejectedError) as caught:
-        await client.create_issue(repo=REPO, title=" ", body="b", labels=[])
+        await client.create_issue(repo=REPO, title=" ", body="b", labels=[], item_id=1)
     assert caught.value.status == 422
     assert sleeps.waits == []
 
@@ -304,7 +307,7 @@ def test_from_settings_uses_api_url_and_allowlist() -> None:
     client = GitHubClient.from_settings(settings)
     assert client.base_url == "http://h"
     assert client.allowlist == {"acme/widgets"}
-    with pytest.raises(ValueError, match="GITHUB_TOKEN"):
+    with pytest.raises(ValueError, match="token"):
         GitHubClient.from_settings(GitHubSettings(GITHUB_TOKEN=""))
 
 
@@ -318,7 +321,10 @@ async def main():
         client = GitHubClient(token=fake.token, base_url=fake.url, allowlist=["acme/widgets"])
         await client.warm_up()
         before = {m for m in sys.modules if m.startswith("githubkit")}
-        ref = await client.create_issue(repo="acme/widgets", title="t", body="b", labels=["bug"])
+        ref = await client.create_issue(
+            repo="acme/widgets", title="t", body="b", labels=["bug"], item_id=1
+        )
+        await client.identity()
         await client.whoami()
         await client.rate_limit()
         await client.get_repo("acme/widgets")
@@ -344,3 +350,13 @@ def test_warm_up_leaves_no_model_to_import_on_the_event_loop() -> None:
     )
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.strip() == "[]"
+
+
+async def test_identity_falls_back_to_the_user_when_graphql_refuses_a_token(
+    fake: FakeGitHub, client: GitHubClient
+) -> None:
+    fake.fail_next("POST /graphql", status=403, body={"message": "Resource not accessible"})
+    assert await client.identity() == fake.login
+    assert len(fake.requests_to("GET", "/user")) == 1
+    assert await client.identity() == fake.login, "remembered"
+    assert len(fake.requests) == 2

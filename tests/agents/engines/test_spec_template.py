@@ -111,14 +111,15 @@ def test_labels_only_from_the_list(
     assert choose_labels(kind, severity, labels) == chosen  # type: ignore[arg-type]
 
 
-def test_draft_spec_quotes_feedback_and_fills_bug_fields() -> None:
+def test_draft_spec_fills_bug_fields_and_leaves_the_quote_to_the_issue_body() -> None:
     verdict = Classification(
         kind="bug", severity="high", confidence=0.9, actionable=True, reasoning="crash words"
     )
     text = "App crashes on save\n\n1. open a note\n2. press save\nExpected: saved\nActual: crash"
     spec = draft_spec(text, verdict, labels=["bug"])
     assert spec.title == "App crashes on save"
-    assert "> App crashes on save" in spec.description
+    assert "App crashes on save" not in spec.description, "the filed body quotes it verbatim"
+    assert "Severity: high" in spec.description and "crash words" in spec.description
     assert spec.steps_to_reproduce == ["open a note", "press save"]
     assert (spec.expected_behavior, spec.actual_behavior) == ("saved", "crash")
     assert spec.acceptance_criteria == []

@@ -382,8 +382,12 @@ async def test_thin_bug_report_waits_for_details_across_a_restart(
         assert (await h.runner.decide(item_id, answer, wait=True)).accepted
         item = await h.items.get(item_id)
         assert item is not None and item.status == ItemStatus.AWAITING_REVIEW
-        assert "Android" in (item.spec or {}).get("description", "")
         assert h.notifier.events == [(item_id, "awaiting_review")]
+        approve = Decision(action="approve", actor="m")
+        assert (await h.runner.decide(item_id, approve, wait=True)).accepted
+        (issue,) = github.issues_in(REPO)
+        assert "> the app crashes all the time" in (issue.body or "")
+        assert "1. open settings 2. tap export. On v2.1, Android" in (issue.body or "")
 
 
 async def test_unanswered_details_go_to_review_marked_incomplete(

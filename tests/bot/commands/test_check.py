@@ -6,13 +6,15 @@ import asyncio
 import sys
 from pathlib import Path
 
+from bot.sandbox._github_auth import generate_app_key
 from bot.sandbox.fake_discord import FakeDiscord
 from bot.sandbox.fake_github import FakeGitHub
 from bot.sandbox.process import child_environment
-from bot.sandbox.stack import sandbox_env
+from bot.sandbox.stack import GitHubAuthMode, github_credentials, sandbox_env
 
 
 async def _check(env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    """`python -m bot check` of this checkout (on PYTHONPATH, whatever the working directory)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -33,8 +35,9 @@ async def test_configured_bot_can_start_and_secrets_stay_hidden(tmp_path: Path) 
         env = sandbox_env(discord=discord, github=github, data_dir=tmp_path / "data")
         code, out = await _check(env, tmp_path)
     assert code == 0, out
-    assert "token accepted" in out and "token valid" in out
-    assert "acme/widgets is in the allowlist" in out
+    assert "token accepted" in out
+    assert "GitHub personal access token of iterateswarm-bot" in " ".join(out.split())
+    assert "acme/widgets is in the allowlist and readable" in out
     assert "The bot can start." in out
     assert discord.token not in out and github.token not in out
 
@@ -80,3 +83,40 @@ async def test_the_guilds_the_bot_is_in_are_listed_and_unknown_ones_flagged(
     assert unknown.lstrip().startswith("!") and "not a home server" in unknown
     assert "Sam's server" in unknown
     assert "Message Content" in out
+
+
+def _env(
+    discord: FakeDiscord, github: FakeGitHub, tmp_path: Path, auth: GitHubAuthMode
+) -> dict[str, str]:
+    """A full configuration whose GitHub credentials are of the kind `auth` names."""
+    credentials = github_credentials(github, auth)
+    return sandbox_env(
+        discord=discord, github=github, data_dir=tmp_path / "data", extra_env=credentials
+    )
+
+
+async def test_github_app_credentials_are_checked_and_named(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeGitHub(repos=["acme/widgets"]) as github:
+        code, out = await _check(_env(discord, github, tmp_path, "app"), tmp_path)
+        requests = [(r.method, r.path) for r in github.requests]
+    assert code == 0, out
+    flat = " ".join(out.split())
+    assert "GitHub GitHub App iterateswarm-app (id 424242), installation 7070" in flat
+    assert "files as iterateswarm-app[bot]" in flat
+    assert "acme/widgets is in the allowlist and readable" in out
+    assert ("GET", "/user") not in requests
+    assert "PRIVATE KEY" not in out
+
+
+async def test_a_wrong_app_key_fails_and_an_installation_token_is_flagged(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeGitHub(repos=["acme/widgets"]) as github:
+        env = _env(discord, github, tmp_path, "app")
+        env["GITHUB_APP_PRIVATE_KEY"] = generate_app_key()[0]
+        code, out = await _check(env, tmp_path)
+        assert code == 1, out
+        assert "GitHub App 424242: key rejected or API unreachable" in " ".join(out.split())
+
+        code, out = await _check(_env(discord, github, tmp_path, "installation-token"), tmp_path)
+    flat = " ".join(out.split())
+    assert "GITHUB_TOKEN is an installation token of iterateswarm-app[bot]" in flat
+    assert "expires within an hour" in flat

@@ -29,7 +29,11 @@ def settings_with(tmp_path: Path, **github: Any) -> Settings:
 @pytest.mark.parametrize(
     ("github", "repo", "message"),
     [
-        ({"GITHUB_OWNER": "acme", "GITHUB_REPO": "widgets"}, None, "GITHUB_TOKEN is not set"),
+        (
+            {"GITHUB_OWNER": "acme", "GITHUB_REPO": "widgets"},
+            None,
+            "neither GITHUB_TOKEN nor the GITHUB_APP_",
+        ),
         ({"GITHUB_TOKEN": "t"}, None, "set GITHUB_OWNER and GITHUB_REPO"),
         ({"GITHUB_TOKEN": "t"}, "not-a-repo", "owner/name"),
     ],
