@@ -10,7 +10,14 @@ Kind = Literal["bug", "feature", "question"]
 Severity = Literal["low", "medium", "high", "critical"]
 
 KINDS: tuple[Kind, ...] = ("bug", "feature", "question")
+#: Longest engine name stored with an item (`llm:<model id>`, `offline (llm unavailable: ...)`).
+ENGINE_NAME_MAX = 200
 SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
+
+
+def bounded_engine_name(name: str) -> str:
+    """`name` cut to `ENGINE_NAME_MAX` characters, marked with an ellipsis when cut."""
+    return name if len(name) <= ENGINE_NAME_MAX else name[: ENGINE_NAME_MAX - 1] + "…"
 
 
 class Classification(BaseModel):
