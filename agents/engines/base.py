@@ -6,13 +6,16 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from storage.models import ENGINE_NAME_MAX
+
 Kind = Literal["bug", "feature", "question"]
 Severity = Literal["low", "medium", "high", "critical"]
 
 KINDS: tuple[Kind, ...] = ("bug", "feature", "question")
-#: Longest engine name stored with an item (`llm:<model id>`, `offline (llm unavailable: ...)`).
-ENGINE_NAME_MAX = 200
 SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
+
+
+__all__ = ["ENGINE_NAME_MAX", "KINDS", "SEVERITIES", "Classification", "Spec", "TriageEngine"]
 
 
 def bounded_engine_name(name: str) -> str:
