@@ -99,6 +99,7 @@ def build_llm(
             max_tokens_classify=llm.max_tokens_classify,
             max_tokens_spec=llm.max_tokens_spec,
             max_concurrency=llm.max_concurrency,
+            system_role=llm.system_role,
         ),
         corrections=corrections,
         method_memory=method_memory,

@@ -217,10 +217,13 @@ class LLMSettings(_Section):
     )
     max_tokens_spec: int = Field(800, ge=64, le=32768, validation_alias=_env("LLM_MAX_TOKENS_SPEC"))
     max_concurrency: int = Field(8, ge=1, le=256, validation_alias=_env("LLM_MAX_CONCURRENCY"))
+    system_role: Literal["system", "user"] = Field(
+        "system", validation_alias=_env("LLM_SYSTEM_ROLE")
+    )
 
     _lists = field_validator("fallback_models", mode="before")(_split_commas)
 
-    @field_validator("structured_output", mode="before")
+    @field_validator("structured_output", "system_role", mode="before")
     @classmethod
     def _method_name(cls, value: object) -> object:
         return value.strip().lower().replace("-", "_") if isinstance(value, str) else value

@@ -38,6 +38,7 @@ from agents.engines.llm._methods import (
     MethodSetting,
     ParsedAnswer,
     StructuredMethod,
+    SystemRole,
     read_answer,
     request_body,
 )
@@ -71,6 +72,7 @@ class LLMConfig:
     max_tokens_classify: int = 300
     max_tokens_spec: int = 800
     max_concurrency: int = 8
+    system_role: SystemRole = "system"
 
 
 @dataclass
@@ -367,7 +369,7 @@ class LLMEngine:
     ) -> ModelT:
         """One answer with `method`: a request, and one corrective retry if it is invalid."""
         started = time.perf_counter()
-        body = request_body(method, schema, messages)
+        body = request_body(method, schema, messages, system_role=self.config.system_role)
         answer = await self._request(model, method, body, max_tokens, negotiating)
         try:
             result = self._validate(schema, answer)

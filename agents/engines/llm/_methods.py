@@ -14,6 +14,7 @@ from agents.engines.llm._schema import schema_text, wire_schema
 
 StructuredMethod = Literal["function_calling", "json_schema", "json_mode", "prompt"]
 MethodSetting = Literal["auto", "function_calling", "json_schema", "json_mode", "prompt"]
+SystemRole = Literal["system", "user"]
 #: The order `auto` tries: the most reliable first, the one every chat model supports last.
 METHODS: tuple[StructuredMethod, ...] = get_args(StructuredMethod)
 
@@ -31,7 +32,11 @@ CORRECTION = (
 
 
 def request_body(
-    method: StructuredMethod, model: type[BaseModel], messages: list[Message]
+    method: StructuredMethod,
+    model: type[BaseModel],
+    messages: list[Message],
+    *,
+    system_role: SystemRole = "system",
 ) -> dict[str, Any]:
     """The chat-completion arguments that ask for `model` with `method`.
 
@@ -39,6 +44,8 @@ def request_body(
         method: How the structure is requested.
         model: The pydantic model the answer must become.
         messages: (role, text) pairs; the first is the system prompt.
+        system_role: `user` opens the first user message with the system prompt, for
+            chat templates that drop system messages (Gemma's).
 
     Returns:
         `messages` plus `tools`/`tool_choice` or `response_format` as the method needs.
@@ -48,6 +55,9 @@ def request_body(
         instruction = SCHEMA_INSTRUCTION.format(schema=schema_text(model))
         role, text = messages[0]
         messages = [(role, text + instruction), *messages[1:]]
+    if system_role == "user" and len(messages) > 1 and messages[0][0] == "system":
+        (_, system), (_, first_user) = messages[0], messages[1]
+        messages = [("user", f"{system}\n\n{first_user}"), *messages[2:]]
     body: dict[str, Any] = {
         "messages": [{"role": role, "content": text} for role, text in messages]
     }

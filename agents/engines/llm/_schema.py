@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, cast, get_args
+from typing import Any, cast, get_args, get_origin
 
 import annotated_types
 from pydantic import BaseModel
@@ -33,6 +33,7 @@ CONSTRAINT_KEYWORDS = frozenset(
         "default",
     }
 )
+_CHARS_PER_LIST_ITEM = 100
 #: Wrappers small models put around the object they were asked for.
 _WRAPPER_KEYS = ("arguments", "parameters", "properties", "answer", "result", "data")
 
@@ -50,7 +51,24 @@ def wire_schema(model: type[BaseModel]) -> dict[str, Any]:
     """
     full = model.model_json_schema()
     stripped: dict[str, Any] = _strip(full, full.get("$defs", {}))
+    properties = stripped.get("properties", {})
+    order = sorted(properties, key=lambda name: _expected_size(model, name))
+    stripped["properties"] = {name: properties[name] for name in order}
     return stripped
+
+
+def _expected_size(model: type[BaseModel], name: str) -> int:
+    """How long a field's value may grow: short fields go first in the schema.
+
+    Grammar-driven servers write the fields in schema order, so an answer cut off by the
+    token limit loses only the long text at the end, which fitting can keep as it is.
+    """
+    field = model.model_fields[name]
+    for limit in field.metadata:
+        if isinstance(limit, annotated_types.MaxLen):
+            is_list = get_origin(field.annotation) is list
+            return limit.max_length * (_CHARS_PER_LIST_ITEM if is_list else 1)
+    return 0
 
 
 def _strip(node: Any, defs: dict[str, Any]) -> Any:
