@@ -70,8 +70,8 @@ def _feedback_message(messages: list[dict[str, Any]]) -> str:
 
 def _verdict(user_text: str) -> _Verdict:
     """The keyword rule: crash-like words mean bug, `add` means feature, `?` a question."""
-    match = _FEEDBACK_BLOCK.search(user_text)
-    feedback = match.group(1) if match else user_text
+    blocks = _FEEDBACK_BLOCK.findall(user_text)  # the last: instructions may name the tags
+    feedback = blocks[-1] if blocks else user_text
     feedback = feedback.replace("&lt;", "<").replace("&gt;", ">").strip()
     if _BUG_WORDS.search(feedback):
         kind, confidence = "bug", 0.9

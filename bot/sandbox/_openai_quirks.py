@@ -58,7 +58,11 @@ def refusal(quirks: Quirks, body: dict[str, Any]) -> tuple[int, str] | None:
     """The HTTP status and message a quirky server answers `body` with, if it refuses it."""
     response_format = body.get("response_format") or {}
     if quirks.reject_json_schema and response_format.get("type") == "json_schema":
-        return 500, "'json_schema' response_format is not supported by this server"
+        return 500, (
+            "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', "
+            "'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\", "
+            "'input': 'json_schema'}"
+        )
     if quirks.reject_tools and body.get("tools"):
         return 400, f"{body.get('model', 'model')} does not support tools"
     return None

@@ -165,6 +165,8 @@ class LLMEngine:
         self._slots = asyncio.Semaphore(max(1, config.max_concurrency))
         self._known: dict[str, StructuredMethod] = {}
         self._negotiating: dict[str, asyncio.Lock] = {}
+        self._probe_rounds: dict[str, int] = {}
+        self._probe_failures: dict[str, BaseException] = {}
         self._last_latency = 0.0
 
     @property
@@ -313,25 +315,50 @@ class LLMEngine:
         *,
         failed: StructuredMethod | None = None,
     ) -> ModelT:
-        """Try the methods in order, one task per model at a time; remember what works."""
+        """Find the method that works, one task per model at a time, and remember it.
+
+        Tasks that waited while another's negotiation failed on the server (a timeout, a
+        refused connection) fail with that error at once instead of probing in turn.
+        """
+        round_seen = self._probe_rounds.get(model, 0)
         async with self._negotiating.setdefault(model, asyncio.Lock()):
             known = self._known.get(model)
             if known is None or known == failed:
-                refusals: list[MethodUnsupportedError] = []
-                for method in (m for m in METHODS if m != failed):
-                    try:
-                        result = await self._with_method(
-                            model, method, schema, messages, max_tokens, negotiating=True
-                        )
-                    except MethodUnsupportedError as exc:
-                        logger.info("llm %s: %s", model, exc)
-                        refusals.append(exc)
-                        continue
-                    await self._remember(model, method)
-                    return result
-                tried = "/".join(refusal.method for refusal in refusals)
-                raise MethodUnsupportedError(tried, refusals[-1].cause)
+                if self._probe_rounds.get(model, 0) != round_seen:
+                    raise self._probe_failures[model]
+                try:
+                    return await self._probe(model, schema, messages, max_tokens, failed)
+                except InvalidOutputError:
+                    raise
+                except Exception as exc:
+                    self._probe_rounds[model] = round_seen + 1
+                    self._probe_failures[model] = exc
+                    raise
         return await self._with_method(model, known, schema, messages, max_tokens, negotiating=True)
+
+    async def _probe(
+        self,
+        model: str,
+        schema: type[ModelT],
+        messages: list[Message],
+        max_tokens: int,
+        failed: StructuredMethod | None,
+    ) -> ModelT:
+        """Try the methods in order; the first that answers is remembered."""
+        refusals: list[MethodUnsupportedError] = []
+        for method in (m for m in METHODS if m != failed):
+            try:
+                result = await self._with_method(
+                    model, method, schema, messages, max_tokens, negotiating=True
+                )
+            except MethodUnsupportedError as exc:
+                logger.info("llm %s: %s", model, exc)
+                refusals.append(exc)
+                continue
+            await self._remember(model, method)
+            return result
+        tried = "/".join(refusal.method for refusal in refusals)
+        raise MethodUnsupportedError(tried, refusals[-1].cause)
 
     async def _recall(self, model: str) -> StructuredMethod | None:
         if model in self._known:

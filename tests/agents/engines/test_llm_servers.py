@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +16,7 @@ from agents.engines.llm import (
     LLMEngine,
     LLMUnavailableError,
 )
+from agents.triage import prompts
 from bot.sandbox.fake_openai import NAMED_QUIRKS, FakeOpenAI, Quirks
 
 LABELS = ["bug", "enhancement", "question"]
@@ -248,3 +250,41 @@ async def test_every_named_quirk_is_handled_by_auto(fake: FakeOpenAI, name: str)
     spec = await engine.draft_spec("The app crashes", verdict, labels=LABELS)
     assert verdict.kind == "bug" and isinstance(spec, Spec)
     assert engine.counters.malformed == 0
+
+
+async def test_system_role_user_opens_the_user_message_with_the_instructions(
+    fake: FakeOpenAI,
+) -> None:
+    engine = _engine(fake, system_role="user")
+    verdict = await engine.classify("The app crashes")
+    assert verdict.kind == "bug"
+    messages = fake.requests[0].body["messages"]
+    assert [m["role"] for m in messages] == ["user"]
+    assert messages[0]["content"].startswith(prompts.CLASSIFY_SYSTEM_PROMPT)
+    assert messages[0]["content"].rstrip().endswith("</feedback>")
+
+
+async def test_a_cut_short_answer_keeps_its_short_fields_and_long_text(fake: FakeOpenAI) -> None:
+    fake.quirks = Quirks(runaway=True)
+    fake.script([{"description": "d" * 10000}])
+    spec = await _engine(fake, max_tokens_spec=200).draft_spec(
+        "The app crashes", _verdict(), labels=LABELS
+    )
+    assert spec.title == "The app crashes" and spec.labels == ["bug"]
+    assert spec.description.startswith("ddd") and len(spec.description) < 800
+
+
+async def test_a_server_outage_during_negotiation_fails_the_waiting_calls_at_once(
+    fake: FakeOpenAI,
+) -> None:
+    fake.set_default("500")
+    engine = _engine(fake, max_concurrency=8)
+    results = await asyncio.gather(
+        *(engine.classify(f"The app crashes ({n})") for n in range(6)), return_exceptions=True
+    )
+    assert all(isinstance(r, LLMUnavailableError) for r in results)
+    assert {r.reason for r in results if isinstance(r, LLMUnavailableError)} == {"HTTP 500"}
+    assert len(fake.requests) == 3, "one call negotiated (three attempts); the others waited"
+    fake.set_default("ok")
+    verdict = await engine.classify("The app crashes")
+    assert verdict.kind == "bug", "a later call negotiates again"
