@@ -75,6 +75,7 @@ class Outcome:
     seconds: float
     failure: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    method: str | None = None
     """The engine's counters this item moved (malformed, corrective retries, ...)."""
 
     def record(self) -> dict[str, Any]:
@@ -88,6 +89,7 @@ class Outcome:
             "seconds": round(self.seconds, 3),
             "failure": self.failure,
             "counts": self.counts,
+            "method": self.method,
         }
 
 
@@ -131,6 +133,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--resume", action="store_true", help="keep the verdicts already in --output, run the rest"
     )
     parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="print the figures of the verdicts in --output without calling a server",
+    )
+    parser.add_argument(
         "--system-role",
         choices=["system", "user"],
         default="system",
@@ -139,8 +146,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-tokens-classify", type=int, default=300)
     parser.add_argument("--max-tokens-spec", type=int, default=800)
     args = parser.parse_args(argv)
-    if args.resume and args.output is None:
-        parser.error("--resume needs --output")
+    if (args.resume or args.report_only) and args.output is None:
+        parser.error("--resume and --report-only need --output")
     return args
 
 
@@ -189,6 +196,7 @@ def _resumed(path: Path, items: list[Item]) -> list[Outcome]:
                     record["seconds"],
                     record["failure"],
                     record.get("counts", {}),
+                    record.get("method"),
                 )
             )
     return outcomes
@@ -248,6 +256,7 @@ async def _triage_one(engine: Any, item: Item) -> Outcome:
         for name in COUNTED
         if getattr(engine.counters, name) != before[name]
     }
+    outcome.method = engine.method_for(engine.models[0])
     return outcome
 
 
@@ -338,37 +347,30 @@ async def _specs(engine: Any, outcomes: list[Outcome], count: int) -> None:
 
 async def run(args: argparse.Namespace, base_urls: list[str]) -> None:
     """Triage, score and print."""
-    api_key = os.environ.get("LLM_BENCH_API_KEY", "local")
-    model = os.environ.get("LLM_BENCH_MODEL") or await _first_model(base_urls[0], api_key)
     items = short_feedback(args.limit_short) + nlbse_issues(args.limit_issues)
     order = np.random.default_rng(7).permutation(len(items))
     items = [items[i] for i in order]  # a run cut short is still a fair sample
     print(machine_line())
-    print(
-        f"servers {', '.join(base_urls)}, model {model}: {len(items)} items, "
-        "one at a time per server"
-    )
-    engines = [_engine(url, model, args) for url in base_urls]
-    engine = engines[0]
-    done = _resumed(args.output, items) if args.resume and args.output.exists() else []
-    if done:
-        print(f"resumed: {len(done)} verdicts already in {args.output}")
-    sink = args.output.open("a" if args.resume else "w", encoding="utf-8") if args.output else None
-    wall = time.perf_counter()
-    try:
-        outcomes = await _triage_all(engines, items, sink, done)
-    finally:
-        if sink is not None:
-            sink.close()
-    wall = time.perf_counter() - wall
-    ran = len(outcomes) - len(done)
+    done = _resumed(args.output, items) if args.output and args.output.exists() else []
+    if args.report_only:
+        print(f"report of {args.output}: {len(done)} of the {len(items)} items were triaged")
+        position = {id(item): n for n, item in enumerate(items)}
+        outcomes = sorted(done, key=lambda o: position[id(o.item)])
+        engines: list[Any] = []
+        wall, ran = 0.0, 0
+    else:
+        outcomes, engines, wall, ran = await _run_servers(args, base_urls, items, done)
+    if not outcomes:
+        print("nothing triaged yet")
+        return
     answered = sum(o.kind is not None for o in outcomes)
     failures: dict[str, int] = {}
     for outcome in outcomes:
         if outcome.failure is not None:
             failures[outcome.failure] = failures.get(outcome.failure, 0) + 1
     totals = {name: sum(o.counts.get(name, 0) for o in outcomes) for name in COUNTED}
-    print(f"\nmethod in use: {engine.method_for(model)}")
+    methods = sorted({str(o.method) for o in outcomes if o.kind is not None})
+    print(f"\nmethod in use: {', '.join(methods) or '-'}")
     print(f"answered by the LLM: {answered}/{len(outcomes)} ({answered / len(outcomes):.1%})")
     for reason, count in sorted(failures.items(), key=lambda kv: -kv[1]):
         print(f"  not answered ({reason}): {count}")
@@ -408,14 +410,40 @@ async def run(args: argparse.Namespace, base_urls: list[str]) -> None:
         "  (the offline head was fitted on the NLBSE'24 training issues, these included: "
         "its figure there is optimistic)"
     )
-    await _specs(engine, outcomes, args.specs)
+    if engines:
+        await _specs(engines[0], outcomes, args.specs)
+
+
+async def _run_servers(
+    args: argparse.Namespace, base_urls: list[str], items: list[Item], done: list[Outcome]
+) -> tuple[list[Outcome], list[Any], float, int]:
+    """Triage what `done` lacks on the servers; return outcomes, engines, wall time, count."""
+    api_key = os.environ.get("LLM_BENCH_API_KEY", "local")
+    model = os.environ.get("LLM_BENCH_MODEL") or await _first_model(base_urls[0], api_key)
+    print(
+        f"servers {', '.join(base_urls)}, model {model}: {len(items)} items, "
+        "one at a time per server"
+    )
+    engines = [_engine(url, model, args) for url in base_urls]
+    if not args.resume:
+        done = []
+    elif done:
+        print(f"resumed: {len(done)} verdicts already in {args.output}")
+    sink = args.output.open("a" if args.resume else "w", encoding="utf-8") if args.output else None
+    started = time.perf_counter()
+    try:
+        outcomes = await _triage_all(engines, items, sink, done)
+    finally:
+        if sink is not None:
+            sink.close()
+    return outcomes, engines, time.perf_counter() - started, len(outcomes) - len(done)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     args = _parse_args(argv)
     base_urls = [u.strip() for u in os.environ.get("LLM_BENCH_BASE_URL", "").split(",")]
-    if not any(base_urls):
+    if not any(base_urls) and not args.report_only:
         print(HOW_TO_START)
         return 0
     asyncio.run(run(args, [u for u in base_urls if u]))
