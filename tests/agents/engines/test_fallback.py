@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from agents.engines.base import ENGINE_NAME_MAX, Classification, Spec
 from agents.engines.fallback import FallbackEngine
@@ -57,12 +54,6 @@ class ManualClock:
 
 async def _no_wait(seconds: float) -> None:
     return None
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeOpenAI]:
-    async with FakeOpenAI(hang_seconds=5) as server:
-        yield server
 
 
 def _llm(fake: FakeOpenAI) -> LLMEngine:

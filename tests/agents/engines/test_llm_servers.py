@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -36,12 +35,6 @@ METHODS = ["function_calling", "json_schema", "json_mode", "prompt"]
 
 async def _no_wait(seconds: float) -> None:
     return None
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeOpenAI]:
-    async with FakeOpenAI(hang_seconds=5) as server:
-        yield server
 
 
 def _engine(fake: FakeOpenAI, **overrides: Any) -> LLMEngine:

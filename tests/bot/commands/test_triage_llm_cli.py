@@ -45,6 +45,13 @@ def _point_at(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, base_url: str) ->
     monkeypatch.delenv("OPENAI_FALLBACK_MODELS", raising=False)
 
 
+def _input_file(tmp_path: Path, count: int) -> Path:
+    source = tmp_path / "in.jsonl"
+    lines = [json.dumps({"id": n, "text": f"{CRASH} ({n})"}) for n in range(count)]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return source
+
+
 @pytest.mark.parametrize("quirk", sorted(NAMED_QUIRKS))
 def test_every_server_quirk_is_triaged_by_the_llm(
     fake: FakeOpenAI,
@@ -89,9 +96,7 @@ def test_a_failing_server_stops_being_asked_and_every_line_is_accounted_for(
     fake.set_default("500")
     _point_at(monkeypatch, tmp_path, fake.url)
     monkeypatch.setenv("LLM_MAX_CONCURRENCY", "1")
-    source = tmp_path / "in.jsonl"
-    lines = [json.dumps({"id": n, "text": f"{CRASH} ({n})"}) for n in range(7)]
-    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    source = _input_file(tmp_path, 7)
     out_path = tmp_path / "out.jsonl"
     code = main(["triage", "--engine", "llm", "--input", str(source), "-o", str(out_path)])
     _, err = capsys.readouterr()
@@ -117,11 +122,7 @@ def test_answers_outside_the_schema_are_counted_but_do_not_stop_the_run(
 ) -> None:
     fake.set_default("malformed")
     _point_at(monkeypatch, tmp_path, fake.url)
-    source = tmp_path / "in.jsonl"
-    source.write_text(
-        "\n".join(json.dumps({"id": n, "text": CRASH}) for n in range(7)) + "\n",
-        encoding="utf-8",
-    )
+    source = _input_file(tmp_path, 7)
     code = main(["triage", "--engine", "llm", "--input", str(source), "-o", "out.jsonl"])
     _, err = capsys.readouterr()
     assert code == 1
