@@ -154,7 +154,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 async def _first_model(base_url: str, api_key: str) -> str:
     import httpx
 
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=120) as client:  # a busy server answers late
         response = await client.get(
             f"{base_url.rstrip('/')}/models", headers={"Authorization": f"Bearer {api_key}"}
         )
