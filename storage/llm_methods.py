@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database
@@ -32,7 +31,8 @@ class LLMMethodRepository:
         """The method last recorded for `model` at `endpoint`, if any."""
         key, _, _ = _key(endpoint, model)
         async with self.db.sessions() as session:
-            return await session.scalar(select(LLMMethod.method).where(LLMMethod.key == key))
+            row = await session.get(LLMMethod, key, populate_existing=True)
+            return row.method if row is not None else None
 
     async def remember(self, *, endpoint: str, model: str, method: str) -> None:
         """Record (or replace) the method that works for `model` at `endpoint`."""
