@@ -1,10 +1,10 @@
 """The LLM triage engine: any OpenAI-compatible server, hosted or self-hosted."""
 
+from agents.engines.llm._calls import LLMCounters
+from agents.engines.llm._config import LLMConfig
 from agents.engines.llm._engine import (
     FEW_SHOT_EXAMPLES,
     FEW_SHOT_MIN_SIMILARITY,
-    LLMConfig,
-    LLMCounters,
     LLMEngine,
     ProbeResult,
 )

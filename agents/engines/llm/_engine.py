@@ -1,29 +1,26 @@
-"""Triage through an OpenAI-compatible chat model: bounded, negotiated, retried, cascading."""
+"""Triage through an OpenAI-compatible chat model: negotiated, cascading over models."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeVar
 
 import openai
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr
 
 from agents.engines.base import Classification, Spec, bounded_engine_name
 from agents.engines.corrections import CorrectionMatch, CorrectionMemory
+from agents.engines.llm._calls import LLMCounters, StructuredCaller
+from agents.engines.llm._config import DEFAULT_ENDPOINT, LLMConfig
 from agents.engines.llm._errors import (
     InvalidOutputError,
     LLMUnavailableError,
     MethodUnsupportedError,
     failure_reason,
     is_fatal,
-    is_retryable,
-    retry_after,
-    says_unsupported,
 )
 from agents.engines.llm._memory import InMemoryMethods, MethodMemory
 from agents.engines.llm._messages import (
@@ -32,63 +29,17 @@ from agents.engines.llm._messages import (
     filter_labels,
     spec_messages,
 )
-from agents.engines.llm._methods import (
-    CORRECTION,
-    METHODS,
-    MethodSetting,
-    ParsedAnswer,
-    StructuredMethod,
-    SystemRole,
-    read_answer,
-    request_body,
-)
-from agents.engines.llm._schema import fit, unwrap
-from agents.engines.resilience import RateLimiter, RetryPolicy, Sleep, retry_async
+from agents.engines.llm._methods import METHODS, StructuredMethod
+from agents.engines.resilience import RateLimiter, Sleep
 
 logger = logging.getLogger(__name__)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 FEW_SHOT_EXAMPLES = 3
 FEW_SHOT_MIN_SIMILARITY = 0.5
-MAX_ECHOED_ANSWER = 2000
 PROBE_TEXT = "The app crashes every time I open the settings page since the last update."
-DEFAULT_ENDPOINT = "https://api.openai.com/v1"
 
-
-@dataclass(frozen=True, kw_only=True)
-class LLMConfig:
-    """How to reach the model; built by the composition root from `LLMSettings`."""
-
-    api_key: SecretStr | str | None
-    models: Sequence[str]
-    base_url: str | None = None
-    requests_per_minute: float = 20.0
-    timeout_seconds: float = 30.0
-    attempts_per_model: int = 3
-    backoff_base_seconds: float = 1.0
-    backoff_max_seconds: float = 20.0
-    structured_output_method: MethodSetting = "auto"
-    temperature: float | None = 0.0
-    max_tokens_classify: int = 300
-    max_tokens_spec: int = 800
-    max_concurrency: int = 8
-    system_role: SystemRole = "system"
-
-
-@dataclass
-class LLMCounters:
-    """What the engine's calls came to, for benchmarks and /status."""
-
-    requests: int = 0
-    answers: int = 0
-    fitted: int = 0
-    """Valid answers that needed a string cut or a number clamped."""
-    cut_short: int = 0
-    """Valid answers stopped by `max_tokens` and closed where they stopped."""
-    corrective_retries: int = 0
-    malformed: int = 0
-    """Calls left without a valid answer after the corrective retry."""
-    methods: dict[str, int] = field(default_factory=dict)
+__all__ = ["LLMConfig", "LLMCounters", "LLMEngine", "ProbeResult"]  # re-exported by the package
 
 
 @dataclass(frozen=True)
@@ -99,21 +50,6 @@ class ProbeResult:
     method: str
     seconds: float
     verdict: Classification
-
-
-def _title_from_description(data: dict[str, Any]) -> dict[str, Any]:
-    """A spec whose title is missing or too short gets the description's first line."""
-    title = data.get("title")
-    if isinstance(title, str) and len(title.strip()) >= 3:
-        return data
-    description = str(data.get("description") or "").strip()
-    first_line = description.splitlines()[0].lstrip("#>*- ").strip() if description else ""
-    return {**data, "title": first_line if len(first_line) >= 3 else "Feedback from Discord"}
-
-
-_PREPARE: dict[type[BaseModel], Callable[[dict[str, Any]], dict[str, Any]]] = {
-    Spec: _title_from_description
-}
 
 
 class LLMEngine:
@@ -146,28 +82,19 @@ class LLMEngine:
         self.config = config
         self.models = list(dict.fromkeys(models))
         self.endpoint = (config.base_url or DEFAULT_ENDPOINT).rstrip("/")
-        self.rate_limiter = rate_limiter or RateLimiter(config.requests_per_minute)
-        self.retry_policy = RetryPolicy(
-            attempts=config.attempts_per_model,
-            base_delay=config.backoff_base_seconds,
-            max_delay=config.backoff_max_seconds,
-        )
-        self._sleep = sleep
         self.corrections = corrections
         self.method_memory = method_memory or InMemoryMethods()
-        self.counters = LLMCounters()
-        self._client = openai.AsyncOpenAI(
+        self._caller = StructuredCaller(
+            config,
+            endpoint=self.endpoint,
             api_key=secret,
-            base_url=self.endpoint,
-            timeout=config.timeout_seconds,
-            max_retries=0,
+            rate_limiter=rate_limiter or RateLimiter(config.requests_per_minute),
+            sleep=sleep,
         )
-        self._slots = asyncio.Semaphore(max(1, config.max_concurrency))
         self._known: dict[str, StructuredMethod] = {}
         self._negotiating: dict[str, asyncio.Lock] = {}
         self._probe_rounds: dict[str, int] = {}
         self._probe_failures: dict[str, BaseException] = {}
-        self._last_latency = 0.0
 
     @property
     def name(self) -> str:
@@ -175,9 +102,14 @@ class LLMEngine:
         return bounded_engine_name(f"llm:{self.models[0]}")
 
     @property
+    def counters(self) -> LLMCounters:
+        """What the calls came to so far."""
+        return self._caller.counters
+
+    @property
     def requests_made(self) -> int:
         """HTTP requests sent so far."""
-        return self.counters.requests
+        return self._caller.counters.requests
 
     def method_for(self, model: str) -> str | None:
         """The structured-output method last seen working for `model` in this process."""
@@ -266,7 +198,7 @@ class LLMEngine:
                 raise
             raise _unavailable([(model, exc)]) from exc
         method = self.method_for(model) or "?"
-        return ProbeResult(model, method, self._last_latency, verdict)
+        return ProbeResult(model, method, self._caller.last_latency, verdict)
 
     async def _structured(
         self, schema: type[ModelT], messages: list[Message], max_tokens: int
@@ -290,14 +222,14 @@ class LLMEngine:
     ) -> ModelT:
         setting = self.config.structured_output_method
         if setting != "auto":
-            return await self._with_method(
+            return await self._caller.ask(
                 model, setting, schema, messages, max_tokens, negotiating=False
             )
         method = await self._recall(model)
         if method is None:
             return await self._negotiate(model, schema, messages, max_tokens)
         try:
-            return await self._with_method(
+            return await self._caller.ask(
                 model, method, schema, messages, max_tokens, negotiating=True
             )
         except MethodUnsupportedError as exc:
@@ -334,7 +266,7 @@ class LLMEngine:
                     self._probe_rounds[model] = round_seen + 1
                     self._probe_failures[model] = exc
                     raise
-        return await self._with_method(model, known, schema, messages, max_tokens, negotiating=True)
+        return await self._caller.ask(model, known, schema, messages, max_tokens, negotiating=True)
 
     async def _probe(
         self,
@@ -348,7 +280,7 @@ class LLMEngine:
         refusals: list[MethodUnsupportedError] = []
         for method in (m for m in METHODS if m != failed):
             try:
-                result = await self._with_method(
+                result = await self._caller.ask(
                     model, method, schema, messages, max_tokens, negotiating=True
                 )
             except MethodUnsupportedError as exc:
@@ -384,122 +316,6 @@ class LLMEngine:
         except Exception:
             logger.warning("could not store the structured-output method", exc_info=True)
 
-    async def _with_method(
-        self,
-        model: str,
-        method: StructuredMethod,
-        schema: type[ModelT],
-        messages: list[Message],
-        max_tokens: int,
-        *,
-        negotiating: bool,
-    ) -> ModelT:
-        """One answer with `method`: a request, and one corrective retry if it is invalid."""
-        started = time.perf_counter()
-        body = request_body(method, schema, messages, system_role=self.config.system_role)
-        answer = await self._request(model, method, body, max_tokens, negotiating)
-        try:
-            result = self._validate(schema, answer)
-        except InvalidOutputError as first:
-            self.counters.corrective_retries += 1
-            logger.info("llm %s answered outside the schema (%s); asking again", model, first)
-            retry = {
-                **body,
-                "messages": [
-                    *body["messages"],
-                    {"role": "assistant", "content": answer.text[:MAX_ECHOED_ANSWER] or "-"},
-                    {"role": "user", "content": CORRECTION.format(error=first)},
-                ],
-            }
-            answer = await self._request(model, method, retry, max_tokens, negotiating)
-            try:
-                result = self._validate(schema, answer)
-            except InvalidOutputError:
-                self.counters.malformed += 1
-                raise
-        self._last_latency = time.perf_counter() - started
-        self.counters.methods[method] = self.counters.methods.get(method, 0) + 1
-        return result
-
-    def _validate(self, schema: type[ModelT], answer: ParsedAnswer) -> ModelT:
-        if answer.data is None:
-            raise InvalidOutputError("no JSON object in the answer")
-        data = unwrap(answer.data, schema)
-        if isinstance(data, dict) and schema in _PREPARE:
-            data = _PREPARE[schema](data)
-        fitted, changed = fit(data, schema)
-        try:
-            result = schema.model_validate(fitted)
-        except ValidationError as exc:
-            raise InvalidOutputError(_brief(exc)) from None
-        self.counters.answers += 1
-        self.counters.fitted += changed
-        self.counters.cut_short += answer.cut_short
-        return result
-
-    async def _request(
-        self,
-        model: str,
-        method: StructuredMethod,
-        body: dict[str, Any],
-        max_tokens: int,
-        negotiating: bool,
-    ) -> ParsedAnswer:
-        """Send one chat completion (retrying transient failures) and read its answer."""
-
-        def retryable(exc: BaseException) -> bool:
-            return is_retryable(exc) and not (negotiating and says_unsupported(exc))
-
-        def log_retry(attempt: int, exc: BaseException, delay: float) -> None:
-            logger.warning(
-                "llm %s attempt %d failed (%s); retrying in %.2fs",
-                model,
-                attempt,
-                failure_reason(exc),
-                delay,
-            )
-
-        try:
-            payload = await retry_async(
-                functools.partial(self._send, model, body, max_tokens),
-                policy=self.retry_policy,
-                should_retry=retryable,
-                retry_after=retry_after,
-                sleep=self._sleep,
-                on_retry=log_retry,
-            )
-        except Exception as exc:
-            if negotiating and says_unsupported(exc):
-                raise MethodUnsupportedError(method, exc) from exc
-            raise
-        return read_answer(payload)
-
-    async def _send(self, model: str, body: dict[str, Any], max_tokens: int) -> Any:
-        extra: dict[str, Any] = {}
-        if self.config.temperature is not None:
-            extra["temperature"] = self.config.temperature
-        async with self._slots:
-            await self.rate_limiter.acquire()
-            self.counters.requests += 1
-            try:
-                async with asyncio.timeout(self.config.timeout_seconds):
-                    raw = await self._client.chat.completions.with_raw_response.create(
-                        model=model, max_tokens=max_tokens, **body, **extra
-                    )
-            except TimeoutError:
-                raise _CallTimeoutError(self.config.timeout_seconds) from None
-        try:
-            return raw.http_response.json()
-        except ValueError:
-            return None
-
-
-class _CallTimeoutError(TimeoutError):
-    """The call outlasted the per-call timeout (the server kept generating)."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"no answer within {seconds:g}s")
-
 
 def _is_call_failure(exc: BaseException) -> bool:
     return isinstance(
@@ -513,12 +329,3 @@ def _unavailable(failures: Sequence[tuple[str, BaseException]]) -> LLMUnavailabl
     summary = reasons[-1] if len(set(reasons)) == 1 else "; ".join(reasons)
     server_failure = any(not isinstance(exc, InvalidOutputError) for _, exc in failures)
     return LLMUnavailableError(summary, causes=causes, server_failure=server_failure)
-
-
-def _brief(exc: ValidationError) -> str:
-    """The first validation errors as one line the model can act on."""
-    parts = []
-    for error in exc.errors()[:3]:
-        where = ".".join(str(part) for part in error["loc"]) or "answer"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
