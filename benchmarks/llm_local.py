@@ -218,6 +218,12 @@ async def _triage_all(
     async def worker(engine: Any) -> None:
         while not todo.empty():
             outcome = await _triage_one(engine, todo.get_nowait())
+            if outcome.failure == "connection failed":
+                # The server is gone (stopped, or killed for memory): record nothing more.
+                print("  the server stopped answering; --resume goes on", file=sys.stderr)
+                while not todo.empty():
+                    todo.get_nowait()
+                return
             outcomes.append(outcome)
             if sink is not None:
                 sink.write(json.dumps(outcome.record()) + "\n")
