@@ -26,9 +26,11 @@ from storage.embeddings import Embedder
 from storage.examples import ExampleRepository
 from storage.guild_config import GuildConfigRepository
 from storage.items import ItemRepository
+from storage.llm_methods import LLMMethodRepository
 
 if TYPE_CHECKING:
     from agents.dedup.finder import DuplicateIndex
+    from agents.engines.llm import LLMEngine, MethodMemory
     from bot.github import GitHubClient
 
 log = logging.getLogger(__name__)
@@ -56,11 +58,16 @@ class Services:
 
 
 def build_engine(
-    settings: Settings, embedder: Embedder, *, corrections: CorrectionMemory | None = None
+    settings: Settings,
+    embedder: Embedder,
+    *,
+    corrections: CorrectionMemory | None = None,
+    method_memory: MethodMemory | None = None,
 ) -> TriageEngine:
     """The offline engine, behind the LLM engine when an API key is configured.
 
-    Both consult `corrections` (the guilds' maintainer corrections) when given.
+    Both consult `corrections` (the guilds' maintainer corrections) when given; the LLM
+    engine keeps the structured-output method that works in `method_memory`.
     """
     from agents.engines.offline import OfflineEngine
 
@@ -69,10 +76,16 @@ def build_engine(
         return offline
     from agents.engines.fallback import FallbackEngine
 
-    return FallbackEngine(primary=build_llm(settings, corrections=corrections), fallback=offline)
+    llm = build_llm(settings, corrections=corrections, method_memory=method_memory)
+    return FallbackEngine(primary=llm, fallback=offline)
 
 
-def build_llm(settings: Settings, *, corrections: CorrectionMemory | None = None) -> TriageEngine:
+def build_llm(
+    settings: Settings,
+    *,
+    corrections: CorrectionMemory | None = None,
+    method_memory: MethodMemory | None = None,
+) -> LLMEngine:
     """The LLM engine for the configured OpenAI-compatible endpoint (needs an API key)."""
     from agents.engines.llm import LLMConfig, LLMEngine
 
@@ -84,8 +97,14 @@ def build_llm(settings: Settings, *, corrections: CorrectionMemory | None = None
             models=llm.models,
             requests_per_minute=llm.requests_per_minute,
             timeout_seconds=llm.timeout_seconds,
+            structured_output_method=llm.structured_output,
+            max_tokens_classify=llm.max_tokens_classify,
+            max_tokens_spec=llm.max_tokens_spec,
+            max_concurrency=llm.max_concurrency,
+            system_role=llm.system_role,
         ),
         corrections=corrections,
+        method_memory=method_memory,
     )
 
 
@@ -140,7 +159,9 @@ async def open_services(
         corrections = CorrectionMemory(
             ExampleRepository(db), embedder, threshold=settings.triage.correction_similarity
         )
-        engine = build_engine(settings, embedder, corrections=corrections)
+        engine = build_engine(
+            settings, embedder, corrections=corrections, method_memory=LLMMethodRepository(db)
+        )
         github = build_github(settings)
         if github is not None:
             stack.push_async_callback(github.aclose)

@@ -294,8 +294,24 @@ class LLMSettings(_Section):
     )
     requests_per_minute: float = Field(20, gt=0, validation_alias=_env("LLM_REQUESTS_PER_MINUTE"))
     timeout_seconds: float = Field(30, gt=0, validation_alias=_env("LLM_TIMEOUT_SECONDS"))
+    structured_output: Literal["auto", "function_calling", "json_schema", "json_mode", "prompt"] = (
+        Field("auto", validation_alias=_env("OPENAI_STRUCTURED_OUTPUT"))
+    )
+    max_tokens_classify: int = Field(
+        300, ge=32, le=32768, validation_alias=_env("LLM_MAX_TOKENS_CLASSIFY")
+    )
+    max_tokens_spec: int = Field(800, ge=64, le=32768, validation_alias=_env("LLM_MAX_TOKENS_SPEC"))
+    max_concurrency: int = Field(8, ge=1, le=256, validation_alias=_env("LLM_MAX_CONCURRENCY"))
+    system_role: Literal["system", "user"] = Field(
+        "system", validation_alias=_env("LLM_SYSTEM_ROLE")
+    )
 
     _lists = field_validator("fallback_models", mode="before")(_split_commas)
+
+    @field_validator("structured_output", "system_role", mode="before")
+    @classmethod
+    def _method_name(cls, value: object) -> object:
+        return value.strip().lower().replace("-", "_") if isinstance(value, str) else value
 
     @field_validator("api_key", mode="after")
     @classmethod

@@ -1,4 +1,4 @@
-"""SQLModel tables: feedback items, audit trail, guild configuration, sync states, examples."""
+"""SQLModel tables: items, audit trail, guild configuration, sync states, examples, LLM methods."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+#: Longest engine name stored with an item; the engines bound their names to it.
+ENGINE_NAME_MAX = 200
 
 
 def utcnow() -> datetime:
@@ -124,7 +127,7 @@ class FeedbackItem(FeedbackItemBase, table=True):
     )
     flow_done: bool = Field(default=False, description="The triage graph has nothing left to do.")
     reasoning: str | None = Field(default=None, sa_column=Column(Text))
-    engine: str | None = Field(default=None, max_length=80)
+    engine: str | None = Field(default=None, max_length=ENGINE_NAME_MAX)
     spec: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     duplicates: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     decision: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
@@ -202,3 +205,15 @@ class Example(SQLModel, table=True):
     labels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     rejected: bool = False
     created_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class LLMMethod(SQLModel, table=True):
+    """The structured-output method that works for one model at one endpoint (`auto`)."""
+
+    __tablename__ = "llm_methods"
+
+    key: str = Field(primary_key=True, max_length=64, description="sha256 of endpoint and model.")
+    endpoint: str = Field(sa_column=Column(Text, nullable=False))
+    model: str = Field(sa_column=Column(Text, nullable=False))
+    method: str = Field(max_length=20)
+    updated_at: datetime = _ts(nullable=False, default=utcnow)

@@ -6,11 +6,21 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from storage.models import ENGINE_NAME_MAX
+
 Kind = Literal["bug", "feature", "question"]
 Severity = Literal["low", "medium", "high", "critical"]
 
 KINDS: tuple[Kind, ...] = ("bug", "feature", "question")
 SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
+
+
+__all__ = ["ENGINE_NAME_MAX", "KINDS", "SEVERITIES", "Classification", "Spec", "TriageEngine"]
+
+
+def bounded_engine_name(name: str) -> str:
+    """`name` cut to `ENGINE_NAME_MAX` characters, marked with an ellipsis when cut."""
+    return name if len(name) <= ENGINE_NAME_MAX else name[: ENGINE_NAME_MAX - 1] + "…"
 
 
 class Classification(BaseModel):

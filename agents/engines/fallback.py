@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
-from agents.engines.base import Classification, Spec, TriageEngine
+from agents.engines.base import Classification, Spec, TriageEngine, bounded_engine_name
 from agents.engines.llm import LLMUnavailableError, failure_reason
 from agents.engines.resilience import BreakerState, CircuitBreaker
 
@@ -38,6 +38,9 @@ class FallbackStats:
 
 class FallbackEngine:
     """Uses `primary` unless its circuit breaker is open or the call fails after retries.
+
+    The breaker counts server and transport failures; an answer the LLM could not get into
+    shape (`LLMUnavailableError.server_failure` false) falls back without counting.
 
     When the fallback answers, `name` (for the current task) reads like
     `offline (llm unavailable: timeout)` and the classification's reasoning says so.
@@ -136,9 +139,13 @@ class FallbackEngine:
                 self.breaker.release_trial()
                 raise
             except Exception as exc:
-                self.breaker.record_failure()
-                self.llm_failures += 1
                 reason = exc.reason if isinstance(exc, LLMUnavailableError) else failure_reason(exc)
+                if getattr(exc, "server_failure", True):
+                    self.breaker.record_failure()
+                else:
+                    # The server answered, only not usably: no reason to stop calling it.
+                    self.breaker.release_trial()
+                self.llm_failures += 1
                 self.last_failure_reason = reason
                 logger.warning(
                     "%s failed (%s); using %s",
@@ -159,4 +166,4 @@ class FallbackEngine:
         return result, reason
 
     def _fallback_name(self, reason: str) -> str:
-        return f"{self.fallback.name} (llm unavailable: {reason})"
+        return bounded_engine_name(f"{self.fallback.name} (llm unavailable: {reason})")

@@ -7,8 +7,6 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-import httpx
-
 from bot.commands._check_discord import discord_findings
 from bot.commands._findings import Finding, Outcome
 from bot.settings import Settings
@@ -37,7 +35,7 @@ async def handler(args: argparse.Namespace, settings: Settings) -> int:
         *_configuration(settings),
         await _database(settings),
         *await _github(settings),
-        await _llm(settings),
+        *await _llm(settings),
         *await discord_findings(settings),
     ]
     if not args.skip_model:
@@ -197,22 +195,35 @@ async def _github_repo(client: GitHubClient, settings: Settings, full_name: str)
     return Finding("ok", "GitHub repo", f"{full_name} is in the allowlist and readable")
 
 
-async def _llm(settings: Settings) -> Finding:
+async def _llm(settings: Settings) -> list[Finding]:
+    """Classify one sample text with the configured model: the method that works, and how fast."""
     llm = settings.llm
     if not llm.enabled or llm.api_key is None:
-        return Finding("ok", "LLM", "no OPENAI_API_KEY: offline engine (embedding classifier)")
-    base = (llm.base_url or "https://api.openai.com/v1").rstrip("/")
-    headers = {"Authorization": f"Bearer {llm.api_key.get_secret_value()}"}
+        return [Finding("ok", "LLM", "no OPENAI_API_KEY: offline engine (embedding classifier)")]
+    from agents.engines.llm import LLMUnavailableError
+    from bot.services import build_llm
+
+    engine = build_llm(settings)
+    base = engine.endpoint
     try:
-        async with httpx.AsyncClient(timeout=10) as client:
-            response = await client.get(f"{base}/models", headers=headers)
-    except httpx.HTTPError as exc:
-        return Finding(
-            "warn", "LLM", f"{base} unreachable ({type(exc).__name__}); offline fallback"
+        probe = await engine.probe()
+    except LLMUnavailableError as exc:
+        outcome: Outcome = "fail" if exc.reason.startswith("not authorised") else "warn"
+        findings = [
+            Finding(outcome, "LLM", f"{model} at {base}: {reason}")
+            for model, reason in exc.causes or [(engine.models[0], exc.reason)]
+        ]
+        if outcome == "warn":
+            findings.append(Finding("warn", "LLM", "the offline engine answers until it works"))
+        return findings
+    return [
+        Finding(
+            "ok",
+            "LLM",
+            f"{probe.model} at {base}: {probe.method} works, "
+            f"{probe.seconds:.1f}s for one classification ({probe.verdict.kind})",
         )
-    if response.status_code in (401, 403):
-        return Finding("fail", "LLM", f"{base} rejected OPENAI_API_KEY ({response.status_code})")
-    return Finding("ok", "LLM", f"{base} reachable; models {', '.join(llm.models)}")
+    ]
 
 
 async def _model() -> Finding:

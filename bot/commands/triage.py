@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -17,6 +17,8 @@ from bot.cli import UserError
 from bot.settings import Settings
 
 BATCH = 256
+#: Consecutive server failures after which the remaining lines are not sent to the LLM.
+STOP_AFTER = 5
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -41,24 +43,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.set_defaults(handler=handler)
 
 
-def _engine(settings: Settings, choice: str) -> tuple[TriageEngine, Any]:
+def _engine(settings: Settings, choice: str) -> tuple[TriageEngine, Callable[[], None]]:
+    """The engine to use and what closes it (`llm` alone loads no embedding model)."""
+    if choice == "llm" and not settings.llm.enabled:
+        raise UserError("--engine llm needs OPENAI_API_KEY (any value for a local server)")
+    if choice == "llm":
+        from bot.services import build_llm
+
+        return build_llm(settings), lambda: None
     from agents.engines.offline import OfflineEngine
     from storage.embeddings import Embedder
 
     embedder = Embedder()
     offline = OfflineEngine(embedder)
-    if choice == "offline" or (choice == "auto" and not settings.llm.enabled):
-        return offline, embedder
-    if not settings.llm.enabled:
-        raise UserError("--engine llm needs OPENAI_API_KEY")
+    if choice == "offline" or not settings.llm.enabled:
+        return offline, embedder.close
+    from agents.engines.fallback import FallbackEngine
     from bot.services import build_llm
 
-    llm = build_llm(settings)
-    if choice == "llm":
-        return llm, embedder
-    from agents.engines.fallback import FallbackEngine
-
-    return FallbackEngine(primary=llm, fallback=offline), embedder
+    return FallbackEngine(primary=build_llm(settings), fallback=offline), embedder.close
 
 
 def _text_of(record: dict[str, Any]) -> str:
@@ -92,24 +95,33 @@ def _result(record_id: Any, verdict: Classification, spec: Spec, engine: str) ->
 
 
 async def handler(args: argparse.Namespace, settings: Settings) -> int:
-    """Triage the input and write the results."""
-    engine, embedder = _engine(settings, args.engine)
+    """Triage the input and write the results; 1 when the LLM left items untriaged."""
+    engine, close = _engine(settings, args.engine)
     try:
         if args.text is not None:
             return await _one(args.text, engine, settings)
         with _open_in(args.input) as source, _open_out(args.output) as sink:
-            await _many(source, sink, engine, settings)
-        return 0
+            guarded = _Guarded(engine, settings.llm.max_concurrency)
+            failures = await _many(source, sink, guarded, settings)
+        return _report_failures(failures, settings)
     finally:
-        embedder.close()
+        close()
 
 
 async def _one(text: str, engine: TriageEngine, settings: Settings) -> int:
     if not has_substance(text):
         raise UserError("--text is empty or has no words to triage")
+    from agents.engines.llm import LLMUnavailableError
+
     clean = normalize(text)
-    verdict = await engine.classify(clean)
-    spec = await engine.draft_spec(clean, verdict, labels=_labels(settings))
+    try:
+        verdict = await engine.classify(clean)
+        spec = await engine.draft_spec(clean, verdict, labels=_labels(settings))
+    except LLMUnavailableError as exc:
+        print(f"iterateswarm: the LLM at {_endpoint(settings)} did not triage it:", file=sys.stderr)
+        for line in _cause_lines(exc):
+            print(f"  {line}", file=sys.stderr)
+        return 1
     print(f"kind:        {verdict.kind}")
     print(f"severity:    {verdict.severity}")
     print(f"confidence:  {verdict.confidence:.2f}")
@@ -128,7 +140,10 @@ async def _one(text: str, engine: TriageEngine, settings: Settings) -> int:
     return 0
 
 
-async def _many(source: IO[str], sink: IO[str], engine: TriageEngine, settings: Settings) -> None:
+async def _many(
+    source: IO[str], sink: IO[str], engine: _Guarded, settings: Settings
+) -> dict[str, int]:
+    """Write one result per line; return how many lines each LLM failure cause left."""
     from tqdm import tqdm
 
     lines = source.readlines()
@@ -144,9 +159,10 @@ async def _many(source: IO[str], sink: IO[str], engine: TriageEngine, settings: 
         sink.flush()
         progress.update(len(chunk))
     progress.close()
+    return engine.failures
 
 
-async def _line(number: int, line: str, engine: TriageEngine, labels: list[str]) -> dict[str, Any]:
+async def _line(number: int, line: str, engine: _Guarded, labels: list[str]) -> dict[str, Any]:
     record_id: Any = None
     try:
         record = json.loads(line)
@@ -156,12 +172,73 @@ async def _line(number: int, line: str, engine: TriageEngine, labels: list[str])
         text = _text_of(record)
         if not has_substance(text):
             raise ValueError("no words to triage")
-        clean = normalize(text)
-        verdict = await engine.classify(clean)
-        spec = await engine.draft_spec(clean, verdict, labels=labels)
+        verdict, spec = await engine.triage(normalize(text), labels)
+    except _NotTriagedError as exc:
+        return {"id": record_id, "line": number, "error": f"not triaged: {exc}"}
     except (ValueError, TypeError) as exc:
         return {"id": record_id, "line": number, "error": str(exc)}
     return _result(record_id, verdict, spec, engine.name)
+
+
+class _NotTriagedError(Exception):
+    """The LLM did not answer for this line (the message says why)."""
+
+
+class _Guarded:
+    """The engine behind a breaker: once the server failed `STOP_AFTER` times in a row, the
+    remaining lines are not sent, and every cause is counted for the closing report."""
+
+    def __init__(self, engine: TriageEngine, concurrency: int) -> None:
+        self.engine = engine
+        self.failures: dict[str, int] = {}
+        self._in_a_row = 0
+        self._slots = asyncio.Semaphore(concurrency)
+
+    @property
+    def name(self) -> str:
+        """The wrapped engine's name."""
+        return self.engine.name
+
+    async def triage(self, text: str, labels: list[str]) -> tuple[Classification, Spec]:
+        """Classify and draft, or raise `_NotTriagedError` with the cause."""
+        from agents.engines.llm import LLMUnavailableError
+
+        async with self._slots:
+            if self._in_a_row >= STOP_AFTER:
+                self._count(f"not sent: the LLM failed {STOP_AFTER} times in a row")
+                raise _NotTriagedError(f"not sent after {STOP_AFTER} LLM failures in a row")
+            try:
+                verdict = await self.engine.classify(text)
+                spec = await self.engine.draft_spec(text, verdict, labels=labels)
+            except LLMUnavailableError as exc:
+                self._in_a_row = self._in_a_row + 1 if exc.server_failure else 0
+                for line in _cause_lines(exc):
+                    self._count(line)
+                raise _NotTriagedError(f"llm unavailable: {exc.reason}") from None
+            self._in_a_row = 0
+            return verdict, spec
+
+    def _count(self, cause: str) -> None:
+        self.failures[cause] = self.failures.get(cause, 0) + 1
+
+
+def _cause_lines(exc: Any) -> list[str]:
+    """`model: reason` for each model an `LLMUnavailableError` tried."""
+    return [f"{model}: {reason}" for model, reason in exc.causes] or [exc.reason]
+
+
+def _endpoint(settings: Settings) -> str:
+    return (settings.llm.base_url or "https://api.openai.com/v1").rstrip("/")
+
+
+def _report_failures(failures: dict[str, int], settings: Settings) -> int:
+    """One line per cause on stderr; 1 when any line was left untriaged."""
+    if not failures:
+        return 0
+    print(f"iterateswarm: the LLM at {_endpoint(settings)} left lines untriaged:", file=sys.stderr)
+    for cause, count in sorted(failures.items(), key=lambda kv: -kv[1]):
+        print(f"  {cause}: {count} line{'s' if count != 1 else ''}", file=sys.stderr)
+    return 1
 
 
 @contextmanager

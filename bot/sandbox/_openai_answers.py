@@ -10,6 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.sandbox._openai_quirks import Quirks, max_tokens, reshape, run_away
+
+_JSON_FENCE = re.compile(r"```json\s*\n(.*?)\n```", re.DOTALL)
 _FEEDBACK_BLOCK = re.compile(r"<feedback>\n?(.*?)\n?</feedback>", re.DOTALL)
 _ALLOWED_LABELS = re.compile(r"<allowed_labels>(.*?)</allowed_labels>", re.DOTALL)
 _BUG_WORDS = re.compile(
@@ -56,10 +59,19 @@ def last_user_text(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
+def _feedback_message(messages: list[dict[str, Any]]) -> str:
+    """The last user message that carries a feedback block (a corrective retry follows it)."""
+    for message in reversed(messages):
+        text = content_text(message.get("content"))
+        if message.get("role") == "user" and _FEEDBACK_BLOCK.search(text):
+            return text
+    return last_user_text(messages)
+
+
 def _verdict(user_text: str) -> _Verdict:
     """The keyword rule: crash-like words mean bug, `add` means feature, `?` a question."""
-    match = _FEEDBACK_BLOCK.search(user_text)
-    feedback = match.group(1) if match else user_text
+    blocks = _FEEDBACK_BLOCK.findall(user_text)  # the last: instructions may name the tags
+    feedback = blocks[-1] if blocks else user_text
     feedback = feedback.replace("&lt;", "<").replace("&gt;", ">").strip()
     if _BUG_WORDS.search(feedback):
         kind, confidence = "bug", 0.9
@@ -177,16 +189,45 @@ def _answer(schema: dict[str, Any], user_text: str, overrides: Mapping[str, Any]
     return answer
 
 
-def completion(body: dict[str, Any], behaviour: str, overrides: Mapping[str, Any]) -> Any:
-    """The chat-completion payload for an `ok`, `malformed`, `invalid` or `empty` answer."""
-    user_text = last_user_text(list(body.get("messages", [])))
+def _schema_in_prompt(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A JSON schema the client wrote into its messages (json_mode and prompt methods)."""
+    for message in messages:
+        for block in _JSON_FENCE.findall(content_text(message.get("content"))):
+            try:
+                schema = json.loads(block)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(schema, dict) and "properties" in schema:
+                return schema
+    return None
+
+
+def completion(
+    body: dict[str, Any],
+    behaviour: str,
+    overrides: Mapping[str, Any],
+    quirks: Quirks | None = None,
+) -> Any:
+    """The chat-completion payload for an `ok`, `malformed`, `invalid` or `empty` answer.
+
+    A schema comes from the forced tool, a `json_schema` response format, or (json_mode and
+    the prompt method) a ```json block in the messages; a plain-text request that carries
+    one gets the JSON after a sentence of chatter, as chat models answer.
+    """
+    quirks = quirks or Quirks()
+    messages = list(body.get("messages", []))
+    user_text = _feedback_message(messages)
     tool = _chosen_tool(body)
+    response_format = body.get("response_format") or {}
     schema: dict[str, Any] | None
     if tool is not None:
         schema = tool.get("parameters", {})
     else:
-        response_format = body.get("response_format") or {}
         schema = (response_format.get("json_schema") or {}).get("schema")
+    chatty = False
+    if schema is None and tool is None:
+        schema = _schema_in_prompt(messages)
+        chatty = schema is not None and response_format.get("type") != "json_object"
     if behaviour == "malformed":
         payload = 'Sure! Here is the JSON you asked for: {"kind": bug, "severity"'
     elif behaviour == "invalid":
@@ -195,10 +236,15 @@ def completion(body: dict[str, Any], behaviour: str, overrides: Mapping[str, Any
         payload = ""
     elif schema is not None:
         payload = json.dumps(_answer(schema, user_text, overrides))
+        if chatty:
+            payload = f"Here is the verdict you asked for:\n{payload}\nHope this helps!"
     else:
         payload = _verdict(user_text).title
-    message: dict[str, Any] = {"role": "assistant", "content": payload, "refusal": None}
     finish_reason = "stop"
+    budget = max_tokens(body)
+    if quirks.runaway and budget is not None and behaviour != "empty":
+        payload, finish_reason = run_away(payload, budget), "length"
+    message: dict[str, Any] = {"role": "assistant", "content": payload, "refusal": None}
     if tool is not None and behaviour != "empty":
         message["content"] = None
         message["tool_calls"] = [
@@ -208,7 +254,8 @@ def completion(body: dict[str, Any], behaviour: str, overrides: Mapping[str, Any
                 "function": {"name": tool.get("name", "answer"), "arguments": payload},
             }
         ]
-        finish_reason = "tool_calls"
+        finish_reason = "tool_calls" if finish_reason == "stop" else finish_reason
+    message = reshape(message, quirks)
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",

@@ -14,7 +14,10 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox._openai_answers import completion, content_text, last_user_text
+from bot.sandbox._openai_quirks import NAMED_QUIRKS, Quirks, aborts, max_tokens, refusal
 from bot.sandbox._server import LoopbackServer
+
+__all__ = ["BEHAVIOURS", "NAMED_QUIRKS", "FakeOpenAI", "Quirks", "RecordedRequest"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +55,8 @@ class FakeOpenAI(LoopbackServer):
 
     Every request takes the next scripted behaviour (see `script`), or the default
     one when the script is empty. `ok` answers are computed from the user text with a
-    keyword rule and shaped to whatever tool or JSON schema the client sent.
+    keyword rule and shaped to whatever tool or JSON schema the client sent. `quirks`
+    switch on the ways real self-hosted servers differ (see `Quirks`).
     """
 
     def __init__(
@@ -63,8 +67,10 @@ class FakeOpenAI(LoopbackServer):
         api_key: str | None = None,
         retry_after_seconds: float = 1.0,
         hang_seconds: float = 30.0,
+        quirks: Quirks | None = None,
     ) -> None:
         self.models = list(models)
+        self.quirks = quirks or Quirks()
         self.api_key = api_key
         self.retry_after_seconds = retry_after_seconds
         self.hang_seconds = hang_seconds
@@ -109,6 +115,7 @@ class FakeOpenAI(LoopbackServer):
         self.requests.clear()
         self._script.clear()
         self._default = "ok"
+        self.quirks = Quirks()
 
     async def start(self) -> None:
         """Listen on a free loopback port."""
@@ -163,8 +170,7 @@ class FakeOpenAI(LoopbackServer):
         ):
             return _error(401, "Incorrect API key provided.", "invalid_api_key")
         if name == "timeout":
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.hang_seconds)
+            await self._hang()
             if self._stopping.is_set():
                 return _error(503, "server shutting down", "server_error")
         elif name == "429":
@@ -175,8 +181,23 @@ class FakeOpenAI(LoopbackServer):
             return _error(500, "The server had an error processing your request.", "server_error")
         elif name == "401":
             return _error(401, "Incorrect API key provided.", "invalid_api_key")
+        if (refused := refusal(self.quirks, body)) is not None:
+            status, message = refused
+            return _error(status, message, "unsupported")
+        if aborts(self.quirks, body):
+            logger.info("fake OpenAI drops the connection: tool schema too large for a grammar")
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=500)
+        if self.quirks.runaway and max_tokens(body) is None:
+            await self._hang()
+            return _error(503, "server shutting down", "server_error")
         overrides = behaviour if isinstance(behaviour, Mapping) else {}
-        return web.json_response(completion(body, name, overrides))
+        return web.json_response(completion(body, name, overrides, self.quirks))
+
+    async def _hang(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), self.hang_seconds)
 
 
 def _check_behaviour(behaviour: Behaviour) -> None:

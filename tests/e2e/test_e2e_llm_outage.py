@@ -1,4 +1,8 @@
-"""An LLM that hangs and answers garbage: the breaker opens and the offline engine triages."""
+"""An LLM that hangs: the breaker opens and the offline engine triages.
+
+(Answers outside the schema fall back item by item without opening the breaker: the server
+is up; `tests/agents/engines/test_fallback.py` covers that.)
+"""
 
 from __future__ import annotations
 
@@ -39,13 +43,12 @@ async def _engine_field(deployed: Deployment) -> str:
     return str(fields.get("Engine", ""))
 
 
-async def test_llm_timeouts_and_garbage_open_the_breaker_and_offline_takes_over(
+async def test_llm_timeouts_open_the_breaker_and_offline_takes_over(
     backend: str, tmp_path: Path
 ) -> None:
     async with deployment(tmp_path, backend=backend, llm=True, extra_env=LLM_ENV) as deployed:
         assert deployed.openai is not None
-        deployed.openai.script(["timeout", "malformed"] * 10)
-        deployed.openai.set_default("malformed")
+        deployed.openai.set_default("timeout")
 
         item_ids = await asyncio.gather(*(_triaged(deployed, text) for text in REPORTS))
         assert deployed.openai.requests, "the LLM was tried first"

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
-
-from agents.engines.base import Classification, Spec
+from agents.engines.base import ENGINE_NAME_MAX, Classification, Spec
 from agents.engines.fallback import FallbackEngine
-from agents.engines.llm import LLMConfig, LLMEngine
+from agents.engines.llm import LLMConfig, LLMEngine, LLMUnavailableError
 from agents.engines.resilience import CircuitBreaker
 from bot.sandbox.fake_openai import FakeOpenAI
 
@@ -57,12 +54,6 @@ class ManualClock:
 
 async def _no_wait(seconds: float) -> None:
     return None
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeOpenAI]:
-    async with FakeOpenAI(hang_seconds=5) as server:
-        yield server
 
 
 def _llm(fake: FakeOpenAI) -> LLMEngine:
@@ -192,3 +183,57 @@ def _bug() -> Classification:
     return Classification(
         kind="bug", severity="high", confidence=0.9, actionable=True, reasoning="crash"
     )
+
+
+async def test_answers_outside_the_schema_do_not_open_the_breaker(fake: FakeOpenAI) -> None:
+    engine, canned = _engine(fake)
+    fake.set_default("malformed")
+    for _ in range(8):
+        await engine.classify("The app crashes on start")
+    assert engine.breaker_state == "closed", "the server answered; only its answers were bad"
+    assert canned.calls == 8
+    assert engine.stats().llm_failures == 8
+    assert engine.name == "offline (llm unavailable: invalid output)"
+    fake.set_default("ok")
+    verdict = await engine.classify("The app crashes on start")
+    assert verdict.kind == "bug" and engine.name == "llm:model-a"
+
+
+async def test_server_failures_still_open_the_breaker_between_bad_answers(
+    fake: FakeOpenAI,
+) -> None:
+    engine, _ = _engine(fake)
+    for _ in range(5):
+        fake.script(["500", "500", "500", "malformed", "malformed"])
+        await engine.classify("anything")
+        await engine.classify("anything")
+    assert engine.breaker_state == "open"
+
+
+class DownEngine(CannedEngine):
+    """A primary that always fails with `reason`."""
+
+    def __init__(self, reason: str, *, name: str = "llm:model-a") -> None:
+        super().__init__()
+        self.reason = reason
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def classify(
+        self, text: str, *, kind_hint: str | None = None, guild_id: int | None = None
+    ) -> Classification:
+        raise LLMUnavailableError(self.reason)
+
+
+async def test_engine_names_are_bounded_for_the_database(fake: FakeOpenAI) -> None:
+    model = "org/" + "very-long-model-id-" * 20
+    llm = LLMEngine(LLMConfig(api_key="sk-test", base_url=fake.url, models=[model]))
+    assert len(llm.name) == ENGINE_NAME_MAX and llm.name.startswith("llm:org/very-long")
+    reason = "; ".join(["function_calling/json_schema/json_mode/prompt unsupported (HTTP 400)"] * 4)
+    engine = FallbackEngine(DownEngine(reason), CannedEngine())
+    await engine.classify("anything")
+    assert engine.name.startswith("offline (llm unavailable: function_calling/")
+    assert len(engine.name) == ENGINE_NAME_MAX

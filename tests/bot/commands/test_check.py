@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from pathlib import Path
 
 from bot.sandbox._github_auth import generate_app_key
 from bot.sandbox.fake_discord import FakeDiscord
 from bot.sandbox.fake_github import FakeGitHub
+from bot.sandbox.fake_openai import FakeOpenAI, Quirks
 from bot.sandbox.process import child_environment
 from bot.sandbox.stack import GitHubAuthMode, github_credentials, sandbox_env
 
@@ -120,3 +122,41 @@ async def test_a_wrong_app_key_fails_and_an_installation_token_is_flagged(tmp_pa
     flat = " ".join(out.split())
     assert "GITHUB_TOKEN is an installation token of iterateswarm-app[bot]" in flat
     assert "expires within an hour" in flat
+
+
+async def test_llm_check_reports_the_method_that_works_and_its_latency(tmp_path: Path) -> None:
+    async with (
+        FakeDiscord() as discord,
+        FakeGitHub(repos=["acme/widgets"]) as github,
+        FakeOpenAI(models=["gemma3-270m"]) as openai,
+    ):
+        openai.quirks = Quirks(reject_tools=True, reject_json_schema=True)
+        env = sandbox_env(discord=discord, github=github, data_dir=tmp_path / "data")
+        env.update(OPENAI_API_KEY="sk-local-key", OPENAI_BASE_URL=openai.url)
+        env.update(OPENAI_MODEL_NAME="gemma3-270m", LLM_REQUESTS_PER_MINUTE="600")
+        code, out = await _check(env, tmp_path)
+        url = openai.url
+    assert code == 0, out
+    line = next(line for line in out.splitlines() if " LLM " in line)
+    assert re.search(
+        rf"✔ LLM +gemma3-270m at {re.escape(url)}: json_mode works, "
+        r"\d+\.\ds for one classification \(bug\)",
+        line,
+    ), line
+    assert "sk-local-key" not in out
+
+
+async def test_llm_check_names_each_cause_when_the_server_fails(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeGitHub(repos=["acme/widgets"]) as github:
+        env = sandbox_env(discord=discord, github=github, data_dir=tmp_path / "data")
+        env.update(OPENAI_API_KEY="sk-local-key", OPENAI_BASE_URL="http://127.0.0.1:9/v1")
+        env.update(OPENAI_MODEL_NAME="m1", OPENAI_FALLBACK_MODELS="m2")
+        env.update(LLM_REQUESTS_PER_MINUTE="600")
+        code, out = await _check(env, tmp_path)
+    assert code == 0, "the offline engine answers meanwhile: the bot can start"
+    lines = [line.strip() for line in out.splitlines() if " LLM " in line]
+    assert lines == [
+        "! LLM                    m1 at http://127.0.0.1:9/v1: connection failed",
+        "! LLM                    the offline engine answers until it works",
+    ]
+    assert "Traceback" not in out

@@ -11,7 +11,7 @@ import pytest
 from langchain_openai import ChatOpenAI
 
 from agents.engines.base import Classification, Spec
-from bot.sandbox.fake_openai import FakeOpenAI
+from bot.sandbox.fake_openai import NAMED_QUIRKS, FakeOpenAI, Quirks
 
 METHODS = ["function_calling", "json_schema"]
 
@@ -184,3 +184,89 @@ async def test_reset_forgets_requests_and_script(fake: FakeOpenAI) -> None:
     assert fake.requests == []
     status, _, _ = await _post(fake, {"model": "m", "messages": []})
     assert status == 200
+
+
+def _tool_body(schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "model": "m",
+        "messages": [{"role": "user", "content": "<feedback>\nit crashes\n</feedback>"}],
+        "tools": [{"type": "function", "function": {"name": "Answer", "parameters": schema}}],
+        "tool_choice": {"type": "function", "function": {"name": "Answer"}},
+        **extra,
+    }
+
+
+async def test_quirk_aborts_the_connection_on_a_long_string_in_a_tool_schema(
+    fake: FakeOpenAI,
+) -> None:
+    import openai
+
+    from agents.engines.llm import failure_reason
+
+    fake.quirks = NAMED_QUIRKS["abort_on_long_strings"]
+    client = openai.AsyncOpenAI(api_key="sk-test", base_url=fake.url, max_retries=0)
+    long_schema = Classification.model_json_schema()
+    with pytest.raises(openai.APIConnectionError) as dropped:
+        await client.chat.completions.create(**_tool_body(long_schema))
+    assert failure_reason(dropped.value) == "connection dropped"
+    short = {"type": "object", "properties": {"kind": {"type": "string", "maxLength": 100}}}
+    answer = await client.chat.completions.create(**_tool_body(short))
+    assert answer.choices[0].message.tool_calls
+
+
+async def test_quirks_refuse_json_schema_and_tools(fake: FakeOpenAI) -> None:
+    fake.quirks = Quirks(reject_json_schema=True, reject_tools=True)
+    body = {
+        "model": "m",
+        "messages": [],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}},
+    }
+    status, _, payload = await _post(fake, body)
+    assert status == 500 and "json_schema" in payload["error"]["message"]
+    status, _, payload = await _post(fake, _tool_body({"type": "object"}))
+    assert status == 400 and "does not support tools" in payload["error"]["message"]
+
+
+async def test_quirks_shape_the_answer(fake: FakeOpenAI) -> None:
+    schema = {"type": "object", "properties": {"kind": {"type": "string"}}}
+    fake.quirks = Quirks(tool_arguments="object")
+    _, _, payload = await _post(fake, _tool_body(schema))
+    arguments = payload["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+    assert arguments == {"kind": "bug"}
+    fake.quirks = Quirks(fenced_content=True)
+    _, _, payload = await _post(fake, _tool_body(schema))
+    message = payload["choices"][0]["message"]
+    assert "tool_calls" not in message
+    assert message["content"] == '```json\n{"kind": "bug"}\n```'
+
+
+async def test_runaway_fills_max_tokens_and_hangs_without_it(fake: FakeOpenAI) -> None:
+    schema = {"type": "object", "properties": {"kind": {"type": "string"}}}
+    fake.quirks = Quirks(runaway=True)
+    _, _, payload = await _post(fake, _tool_body(schema, max_tokens=50))
+    choice = payload["choices"][0]
+    arguments = choice["message"]["tool_calls"][0]["function"]["arguments"]
+    assert choice["finish_reason"] == "length" and len(arguments) == 200
+    assert arguments.startswith('{"kind": "bug"}\n\n')
+    timeout = aiohttp.ClientTimeout(total=0.3)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        with pytest.raises(TimeoutError):
+            async with session.post(f"{fake.url}/chat/completions", json=_tool_body(schema)) as r:
+                await r.read()
+
+
+async def test_json_mode_and_prompt_answers_follow_a_schema_written_in_the_prompt(
+    fake: FakeOpenAI,
+) -> None:
+    schema = json.dumps({"type": "object", "properties": {"kind": {"type": "string"}}})
+    messages = [
+        {"role": "system", "content": f"Answer in JSON.\n```json\n{schema}\n```"},
+        {"role": "user", "content": "<feedback>\nplease add dark mode\n</feedback>"},
+    ]
+    _, _, payload = await _post(
+        fake, {"model": "m", "messages": messages, "response_format": {"type": "json_object"}}
+    )
+    assert json.loads(payload["choices"][0]["message"]["content"]) == {"kind": "feature"}
+    _, _, payload = await _post(fake, {"model": "m", "messages": messages})
+    content = payload["choices"][0]["message"]["content"]
+    assert '{"kind": "feature"}' in content and not content.startswith("{")
