@@ -154,7 +154,6 @@ class BotProcess:
                 "-m",
                 "bot",
                 "run",
-                "--no-demo",
                 cwd=str(self.workdir),
                 env=self.env,
                 stdin=asyncio.subprocess.DEVNULL,

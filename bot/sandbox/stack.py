@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic_settings import BaseSettings
 
 from bot.app import BotRuntime, bot_running
 from bot.github import RetryPolicy
@@ -32,6 +34,8 @@ SANDBOX_REPO = "acme/widgets"
 SANDBOX_OPENAI_KEY = "sk-sandbox-not-a-real-key"
 READY_TIMEOUT_SECONDS = 60.0
 INTERACTION_DEADLINE_SECONDS = 3.0
+
+S = TypeVar("S", bound=BaseSettings)
 
 
 def sandbox_env(
@@ -80,17 +84,42 @@ def sandbox_env(
     return env
 
 
-def settings_from_env(env: Mapping[str, str]) -> Settings:
-    """`Settings` built from `env` first (then the process environment), ignoring `.env`."""
+def _from_arguments_only(section: type[S]) -> type[S]:
+    """`section`, reading only the values it is given (no environment, no `.env`)."""
+
+    class Isolated(section):  # type: ignore[valid-type,misc]
+        @classmethod
+        def settings_customise_sources(
+            cls, settings_cls: Any, init_settings: Any, *_sources: Any, **_named: Any
+        ) -> tuple[Any, ...]:
+            return (init_settings,)
+
+    Isolated.__name__ = Isolated.__qualname__ = section.__name__
+    return Isolated
+
+
+def settings_from_env(env: Mapping[str, str], *, inherit_environment: bool = True) -> Settings:
+    """`Settings` built from `env`, ignoring `.env`.
+
+    Args:
+        env: The variables to use.
+        inherit_environment: Read variables missing from `env` from the process
+            environment; when False every other setting keeps its default (the demo's
+            world of its own: no CHROMA_URL, HEALTH_PORT or SHARD_IDS from outside).
+    """
     values: dict[str, Any] = dict(env)
-    sections = {
+    sections: dict[str, type[BaseSettings]] = {
         "discord": DiscordSettings,
         "github": GitHubSettings,
         "llm": LLMSettings,
         "triage": TriageSettings,
     }
-    built = {key: cls(_env_file=None, **values) for key, cls in sections.items()}
-    return Settings(_env_file=None, **values, **built)  # type: ignore[call-arg]
+    root: type[Settings] = Settings
+    if not inherit_environment:
+        sections = {key: _from_arguments_only(cls) for key, cls in sections.items()}
+        root = _from_arguments_only(Settings)
+    built = {key: cls(_env_file=None, **values) for key, cls in sections.items()}  # type: ignore[call-arg]
+    return root(_env_file=None, **values, **built)  # type: ignore[call-arg]
 
 
 @dataclass
@@ -266,6 +295,7 @@ async def sandbox_stack(
     start_bot: bool = True,
     interaction_deadline: float | None = INTERACTION_DEADLINE_SECONDS,
     github_retry: RetryPolicy | None = None,
+    inherit_environment: bool = True,
 ) -> AsyncIterator[Sandbox]:
     """Start the fakes and the real bot wired to them; stop everything on exit.
 
@@ -279,6 +309,8 @@ async def sandbox_stack(
         interaction_deadline: Seconds after which the fake refuses an interaction's first
             response, as Discord does after 3 s (None: no deadline).
         github_retry: Retry policy of the bot's GitHub client (e.g. short backoffs in tests).
+        inherit_environment: Let the process environment fill settings the sandbox does not
+            set (False for the demo: it never reads CHROMA_URL, HEALTH_PORT and the like).
     """
     await asyncio.to_thread(Path(data_dir).mkdir, parents=True, exist_ok=True)
     async with AsyncExitStack() as stack:
@@ -300,7 +332,7 @@ async def sandbox_stack(
             openai=openai_fake,
             extra_env=extra_env,
         )
-        settings = settings_from_env(env)
+        settings = settings_from_env(env, inherit_environment=inherit_environment)
         maintainer = discord_fake.add_user(
             "maya-maintainer", roles=[discord_fake.maintainer_role_id]
         )
