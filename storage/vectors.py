@@ -155,6 +155,13 @@ class VectorStore:
         result: dict[str, StoredDocument] = self._backend.call("get", repo, list(ids))
         return result
 
+    def vectors_sync(self, repo: str, ids: Sequence[str]) -> tuple[list[str], Matrix]:
+        """The stored embeddings of those `ids` that exist: (their ids, one row each)."""
+        if not ids:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        found, matrix = self._backend.call("vectors", repo, list(ids))
+        return list(found), np.asarray(matrix, dtype=np.float32)
+
     def count_sync(self, repo: str) -> int:
         """How many documents `repo`'s collection holds (0 when it does not exist)."""
         return int(self._backend.call("count", repo))
@@ -208,6 +215,10 @@ class VectorStore:
     async def get(self, repo: str, ids: Sequence[str]) -> dict[str, StoredDocument]:
         """`get_sync` off the event loop."""
         return await asyncio.to_thread(self.get_sync, repo, list(ids))
+
+    async def vectors(self, repo: str, ids: Sequence[str]) -> tuple[list[str], Matrix]:
+        """`vectors_sync` off the event loop."""
+        return await asyncio.to_thread(self.vectors_sync, repo, list(ids))
 
     async def count(self, repo: str) -> int:
         """`count_sync` off the event loop."""
