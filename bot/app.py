@@ -150,14 +150,14 @@ def _attach_sync(services: Services) -> None:
     if github is None or index is None:
         return
     from bot.notify import sync_listeners
+    from bot.reconcile import IndexReconciler
     from bot.sync import IssueSync
     from storage.sync_state import SyncStateRepository
 
-    sync = IssueSync(
-        github,
-        SyncStateRepository(services.db),
-        index.upsert_issues,
-        known_states=index.known_states,
+    state = SyncStateRepository(services.db)
+    sync = IssueSync(github, state, index.upsert_issues, known_states=index.known_states)
+    reconciler = IndexReconciler(
+        github, state, index, interval=services.settings.github.reconcile_interval
     )
 
     async def sync_every_repository() -> None:
@@ -174,6 +174,10 @@ def _attach_sync(services: Services) -> None:
                 continue
             log.info("synced %s: %d issue(s) in %.1fs", repo, stats.fetched, stats.duration)
             await sync_listeners(services.extras).synced(stats)
+            try:
+                await reconciler.run_if_due(repo)
+            except Exception:
+                log.warning("comparing the index of %s with GitHub failed", repo, exc_info=True)
 
     services.extras["issue_sync"] = sync_every_repository
 

@@ -148,6 +148,10 @@ class GitHubSettings(_Section):
     sync_interval: timedelta = Field(
         timedelta(minutes=15), validation_alias=_env("GITHUB_SYNC_INTERVAL")
     )
+    # A full comparison of the indexed issue numbers with GitHub's: one request per 100 issues.
+    reconcile_interval: timedelta = Field(
+        timedelta(hours=6), validation_alias=_env("GITHUB_RECONCILE_INTERVAL")
+    )
     comment_on_duplicates: bool = Field(True, validation_alias=_env("GITHUB_COMMENT_ON_DUPLICATES"))
     update_label: str | None = Field("released", validation_alias=_env("GITHUB_UPDATE_LABEL"))
     label_map: dict[str, str] = Field(
@@ -156,7 +160,9 @@ class GitHubSettings(_Section):
     )
 
     _lists = field_validator("allowed_repos", mode="before")(_split_commas)
-    _interval = field_validator("sync_interval", mode="before")(_parse_duration)
+    _interval = field_validator("sync_interval", "reconcile_interval", mode="before")(
+        _parse_duration
+    )
 
     @field_validator("api_url", mode="after")
     @classmethod

@@ -171,6 +171,10 @@ class VectorStore:
         if ids:
             self._backend.call("delete", repo, list(ids))
 
+    def ids_sync(self, repo: str) -> list[str]:
+        """Every document id in `repo`'s collection (empty when it does not exist)."""
+        return list(self._backend.call("ids", repo))
+
     def repositories_sync(self) -> list[str]:
         """Repository names that have a collection, sorted."""
         return list(self._backend.call("repositories"))
@@ -191,7 +195,7 @@ class VectorStore:
         """
         done = 0
         for repo in await asyncio.to_thread(self.stale_repositories_sync):
-            ids: list[str] = await asyncio.to_thread(self._backend.call, "ids", repo)
+            ids = await self.ids(repo)
             log.info("embedding %d documents of %s again for model %s", len(ids), repo, self.model)
             for start in range(0, len(ids), batch_size):
                 documents = list((await self.get(repo, ids[start : start + batch_size])).values())
@@ -219,6 +223,14 @@ class VectorStore:
     async def vectors(self, repo: str, ids: Sequence[str]) -> tuple[list[str], Matrix]:
         """`vectors_sync` off the event loop."""
         return await asyncio.to_thread(self.vectors_sync, repo, list(ids))
+
+    async def ids(self, repo: str) -> list[str]:
+        """`ids_sync` off the event loop."""
+        return await asyncio.to_thread(self.ids_sync, repo)
+
+    async def repositories(self) -> list[str]:
+        """`repositories_sync` off the event loop."""
+        return await asyncio.to_thread(self.repositories_sync)
 
     async def count(self, repo: str) -> int:
         """`count_sync` off the event loop."""

@@ -14,8 +14,10 @@ import numpy as np
 
 from agents.dedup.documents import (
     feedback_document,
+    is_spam,
     issue_document,
     issue_id,
+    issue_number,
 )
 from agents.dedup.scoring import (
     CANDIDATE_POOL,
@@ -242,10 +244,16 @@ class DuplicateIndex:
     async def upsert_issues(self, repo: str, issues: list[dict[str, Any]]) -> None:
         """Index (or update) a page of issues given as {number, title, body, url, state, labels}.
 
+        Issues labelled as spam are removed from the index instead.
+
         Args:
             repo: Repository full name.
             issues: Issue records; `body` and `labels` may be missing or None.
         """
+        spam = [issue for issue in issues if is_spam([str(x) for x in issue.get("labels") or []])]
+        if spam:
+            await self.remove_issues(repo, [int(issue["number"]) for issue in spam])
+        issues = [issue for issue in issues if issue not in spam]
         documents = [
             issue_document(
                 number=int(issue["number"]),
@@ -259,6 +267,15 @@ class DuplicateIndex:
         ]
         for batch in _batches(documents, self.embedder.batch_size * 4):
             await self.store.upsert(repo, batch)
+
+    async def issue_numbers(self, repo: str) -> set[int]:
+        """Numbers of the issues `repo`'s index holds."""
+        numbers = (issue_number(doc_id) for doc_id in await self.store.ids(repo))
+        return {number for number in numbers if number is not None}
+
+    async def remove_issues(self, repo: str, numbers: Iterable[int]) -> None:
+        """Take issues out of `repo`'s index (unknown numbers are ignored)."""
+        await self.store.delete(repo, [issue_id(number) for number in numbers])
 
     async def known_states(self, repo: str, numbers: list[int]) -> dict[int, str]:
         """The indexed state (`open`/`closed`) of those issues among `numbers` that are indexed."""
