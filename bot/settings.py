@@ -106,6 +106,8 @@ class DiscordSettings(_Section):
     rate_limit_window: timedelta = Field(
         timedelta(minutes=10), validation_alias=_env("RATE_LIMIT_WINDOW")
     )
+    # Deferred items a user may have waiting; beyond it new messages are not picked up.
+    rate_limit_backlog: int = Field(20, ge=0, validation_alias=_env("RATE_LIMIT_BACKLOG"))
 
     _ids = field_validator(
         "feedback_channel_ids", "maintainer_role_ids", "shard_ids", mode="before"
@@ -276,6 +278,25 @@ class TriageSettings(_Section):
         return self
 
 
+class RetentionSettings(_Section):
+    """How long people's data is kept."""
+
+    # Finished items (filed, rejected, ...) keep their texts this long, then lose them.
+    data_retention: timedelta = Field(timedelta(days=365), validation_alias=_env("DATA_RETENTION"))
+    # A guild that removed the bot keeps its data this long (in case it comes back).
+    guild_data_retention: timedelta = Field(
+        timedelta(days=30), validation_alias=_env("GUILD_DATA_RETENTION")
+    )
+    # Rejected feedback stays matchable as a duplicate this long.
+    rejected_index_retention: timedelta = Field(
+        timedelta(days=30), validation_alias=_env("REJECTED_INDEX_RETENTION")
+    )
+
+    _durations = field_validator(
+        "data_retention", "guild_data_retention", "rejected_index_retention", mode="before"
+    )(_parse_duration)
+
+
 class Settings(_Section):
     """Everything the process needs, built once in `main()` and passed explicitly."""
 
@@ -292,6 +313,7 @@ class Settings(_Section):
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     triage: TriageSettings = Field(default_factory=TriageSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @field_validator("log_level", mode="before")
     @classmethod

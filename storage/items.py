@@ -233,6 +233,15 @@ class ItemRepository:
         row = await self.db.write(lambda conn: conn.execute(stmt).one_or_none())
         return None if row is None else _item(row)
 
+    async def replace_text(self, *, item_id: int, text: str) -> bool:
+        """Replace the text of an item whose triage has not started; False if it has."""
+        stmt = (
+            update(_ITEMS)
+            .where(_ITEMS.c.id == item_id, _ITEMS.c.status == ItemStatus.RECEIVED)
+            .values(raw_text=text, text_hash=text_hash(text), updated_at=utcnow())
+        )
+        return bool(await self.db.write(lambda conn: conn.execute(stmt).rowcount))
+
     async def record_event(
         self,
         *,

@@ -14,6 +14,7 @@ import numpy as np
 
 from agents.dedup.documents import (
     feedback_document,
+    feedback_id,
     is_spam,
     issue_document,
     issue_id,
@@ -30,6 +31,7 @@ from agents.dedup.types import DuplicateMatch, DuplicateResult, Thresholds
 from agents.engines.text_prep import embedding_text
 from storage.batching import MicroBatcher
 from storage.embeddings import DEFAULT_BATCH_SIZE, Embedder, Vector
+from storage.forgetting import DataSubject
 from storage.vectors import MetadataValue, Neighbor, StoredDocument, VectorStore
 
 if TYPE_CHECKING:
@@ -73,6 +75,9 @@ def _match(neighbor: Neighbor, score: float) -> DuplicateMatch:
     meta: Mapping[str, MetadataValue] = neighbor.metadata
     number = meta.get("number")
     url, state, title = meta.get("url"), meta.get("state"), meta.get("title")
+    if neighbor.id.startswith("feedback:"):
+        # Someone else's words are not copied into this item's records: the id is enough.
+        title = ""
     return DuplicateMatch(
         id=neighbor.id,
         score=round(min(1.0, max(0.0, score)), 6),
@@ -108,6 +113,8 @@ class DuplicateIndex:
         self.scoring = scoring
         self.candidate_pool = candidate_pool
         self._owns_embedder = False
+        #: Name of this store of personal data (`storage.forgetting.PersonalDataStore`).
+        self.name = "duplicate index"
         # Concurrent items share one search, and one write of their feedback, per repo.
         self._finds: MicroBatcher[FindQuery, DuplicateResult] = MicroBatcher(
             self._find_batch, isolate_failures=True
@@ -276,6 +283,21 @@ class DuplicateIndex:
     async def remove_issues(self, repo: str, numbers: Iterable[int]) -> None:
         """Take issues out of `repo`'s index (unknown numbers are ignored)."""
         await self.store.delete(repo, [issue_id(number) for number in numbers])
+
+    async def forget_feedback(self, item_ids: Iterable[int], repos: Iterable[str] = ()) -> int:
+        """Remove the items' feedback documents from `repos` (default: every repository)."""
+        documents = [feedback_id(item_id) for item_id in item_ids]
+        if not documents:
+            return 0
+        removed = 0
+        for repo in sorted(set(repos)) or await self.store.repositories():
+            removed += len(await self.store.get(repo, documents))
+            await self.store.delete(repo, documents)
+        return removed
+
+    async def forget(self, subject: DataSubject) -> int:
+        """`PersonalDataStore`: remove the subject's items' feedback documents everywhere."""
+        return await self.forget_feedback(subject.item_ids)
 
     async def known_states(self, repo: str, numbers: list[int]) -> dict[int, str]:
         """The indexed state (`open`/`closed`) of those issues among `numbers` that are indexed."""

@@ -21,6 +21,7 @@ from bot.settings import (
     DiscordSettings,
     GitHubSettings,
     LLMSettings,
+    RetentionSettings,
     Settings,
     TriageSettings,
 )
@@ -46,7 +47,15 @@ def free_port() -> int:
 def settings_variables() -> set[str]:
     """Every environment variable `Settings` reads."""
     names: set[str] = set()
-    for section in (Settings, DiscordSettings, GitHubSettings, LLMSettings, TriageSettings):
+    sections = (
+        Settings,
+        DiscordSettings,
+        GitHubSettings,
+        LLMSettings,
+        TriageSettings,
+        RetentionSettings,
+    )
+    for section in sections:
         for spec in section.model_fields.values():
             alias = spec.validation_alias
             if isinstance(alias, AliasChoices):

@@ -20,7 +20,14 @@ from bot.app import BotRuntime, bot_running
 from bot.github import RetryPolicy
 from bot.sandbox.discord import FakeDiscord, FakeUser
 from bot.sandbox.fake_github import FakeGitHub
-from bot.settings import DiscordSettings, GitHubSettings, LLMSettings, Settings, TriageSettings
+from bot.settings import (
+    DiscordSettings,
+    GitHubSettings,
+    LLMSettings,
+    RetentionSettings,
+    Settings,
+    TriageSettings,
+)
 from storage.models import FeedbackItem, ItemStatus
 
 if TYPE_CHECKING:
@@ -113,6 +120,7 @@ def settings_from_env(env: Mapping[str, str], *, inherit_environment: bool = Tru
         "github": GitHubSettings,
         "llm": LLMSettings,
         "triage": TriageSettings,
+        "retention": RetentionSettings,
     }
     root: type[Settings] = Settings
     if not inherit_environment:
