@@ -15,6 +15,7 @@ import discord
 
 from bot.client import IterateSwarmBot, apply_endpoint_overrides
 from bot.diagnostics import install_dump_signals
+from bot.retention import RETENTION_EVERY, RetentionJob
 from bot.scheduler import ReviewScheduler
 from bot.services import Services, open_services
 from bot.settings import Settings
@@ -41,7 +42,17 @@ async def recover(services: Services, scheduler: ReviewScheduler) -> None:
     sync = services.extras.get("issue_sync")
     if sync is not None:
         scheduler.every("sync-issues", services.settings.github.sync_interval, sync)
+    retention = _retention(services)
+    scheduler.every("retention", RETENTION_EVERY, retention.run)
     scheduler.start()
+
+
+def _retention(services: Services) -> RetentionJob:
+    """The retention job; a guild the bot is in again keeps its data."""
+    bot = services.extras.get("bot")
+    job = RetentionJob(services, present=lambda guild_id: bool(bot and bot.get_guild(guild_id)))
+    services.extras["retention"] = job
+    return job
 
 
 @dataclass

@@ -145,6 +145,8 @@ class IntakeCog(commands.Cog):
     async def retriage(self, item: FeedbackItem, *, maintainer: str) -> FeedbackItem | None:
         """Send a not-actionable item back to triage, forced actionable; None if it moved on."""
         assert item.id is not None
+        if item.content_removed_at is not None:
+            return None  # its text is gone (retention)
         moved = await self.services.items.transition(
             item_id=item.id,
             to=ItemStatus.RECEIVED,

@@ -9,16 +9,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.personal_data import ForgetReport, PersonalData
+from bot.personal_data import PersonalData
 from cogs.privacy._notices import (
     KEPT,
     NO_PINGS,
     NOT_MANAGER,
     NOT_YOURS,
     confirmation,
-    empty_review_messages,
-    maintainer_notice,
     report_text,
+    tell_discord,
 )
 from cogs.privacy._views import ForgetButton, confirm_view
 
@@ -124,22 +123,5 @@ class PrivacyCog(commands.Cog, name="Privacy"):
             target_id, guild_id=self._scope(interaction, me=me), names=names
         )
         log.info("forgot member %s at the request of %s", target_id, interaction.user.id)
-        await self.tell_discord(report)
+        await tell_discord(self.bot, self.services.guild_settings, report)
         await interaction.edit_original_response(content=report_text(report, me=me), view=None)
-
-    async def tell_discord(self, report: ForgetReport) -> None:
-        """Empty the review messages, and tell each guild's maintainers what stays on GitHub."""
-        await empty_review_messages(self.bot, report)
-        for guild_id in sorted(report.guilds):
-            settings = await self.services.guild_settings.resolve(guild_id)
-            if settings.review_channel_id is None:
-                continue
-            traces = [t for t in report.github if t.guild_id == guild_id]
-            items = report.by_guild.get(guild_id, 0)
-            channel = self.bot.get_partial_messageable(
-                settings.review_channel_id, guild_id=guild_id
-            )
-            try:
-                await channel.send(maintainer_notice(traces, items), allowed_mentions=NO_PINGS)
-            except discord.HTTPException as exc:
-                log.warning("could not tell the maintainers of guild %s: %s", guild_id, exc)

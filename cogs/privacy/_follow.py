@@ -151,3 +151,8 @@ class FollowDiscordCog(commands.Cog, name="FollowDiscord"):
         """Added (back): a pending deletion of the guild's data is called off."""
         if self._ours(guild.id) and await self.departures.returned(guild.id):
             log.info("back in guild %s; its data is kept", guild.id)
+
+    @commands.Cog.listener()
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        """The bot is in the guild: no departure is pending (it may have been re-added)."""
+        await self.on_guild_join(guild)

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import discord
 
 from agents.text import truncate
+from bot.guild_settings import GuildSettingsResolver
 from bot.personal_data import ForgetReport
 from storage.item_privacy import GitHubTrace, ReviewMessage
 
@@ -128,3 +129,21 @@ async def empty_review_messages(client: discord.Client, report: ForgetReport) ->
             continue
         emptied += 1
     return emptied
+
+
+async def tell_discord(
+    client: discord.Client, guild_settings: GuildSettingsResolver, report: ForgetReport
+) -> None:
+    """Empty the review messages, and tell each guild's maintainers what stays on GitHub."""
+    await empty_review_messages(client, report)
+    for guild_id in sorted(report.guilds):
+        settings = await guild_settings.resolve(guild_id)
+        if settings.review_channel_id is None:
+            continue
+        traces = [t for t in report.github if t.guild_id == guild_id]
+        notice = maintainer_notice(traces, report.by_guild.get(guild_id, 0))
+        channel = client.get_partial_messageable(settings.review_channel_id, guild_id=guild_id)
+        try:
+            await channel.send(notice, allowed_mentions=NO_PINGS)
+        except discord.HTTPException as exc:
+            log.warning("could not tell the maintainers of guild %s: %s", guild_id, exc)

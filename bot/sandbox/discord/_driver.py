@@ -22,6 +22,7 @@ from bot.sandbox.discord._payloads import (
     BOT_PERMISSIONS,
     DEFAULT_MEMBER_PERMISSIONS,
     MAINTAINER_PERMISSIONS,
+    guild_create_payload,
     member_payload,
     text_channel_payload,
 )
@@ -260,6 +261,20 @@ class FakeDiscord(UserActions, RecordQueries, LoopbackServer):
         guild = self._guild(guild_id)
         event = member_payload(guild, user) | {"guild_id": str(guild.id)}
         await self.hub.dispatch("GUILD_MEMBER_ADD", event, guild_id=guild.id)
+
+    async def remove_bot(self, guild_id: int | None = None) -> None:
+        """A server admin removes the bot: GUILD_DELETE now, no GUILD_CREATE on IDENTIFY."""
+        guild = self._guild(guild_id)
+        self.state.without_bot.add(guild.id)
+        await self.hub.dispatch("GUILD_DELETE", {"id": str(guild.id)}, guild_id=guild.id)
+
+    async def add_bot_back(self, guild_id: int | None = None) -> None:
+        """The bot is added to the guild again: GUILD_CREATE (a guild join for the client)."""
+        guild = self._guild(guild_id)
+        self.state.without_bot.discard(guild.id)
+        payload = guild_create_payload(guild, self.state.guild_channels(guild), self.state.users)
+        payload.pop("unavailable", None)  # a join, not a guild back from an outage
+        await self.hub.dispatch("GUILD_CREATE", payload, guild_id=guild.id)
 
     def block_dms(self, user: FakeUser) -> None:
         """Make DMs to `user` fail with 403 / 50007 like a user with closed DMs."""

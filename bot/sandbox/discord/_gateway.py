@@ -42,6 +42,7 @@ GUILD_INTENT = {
     "THREAD_UPDATE": GUILDS,
     "CHANNEL_CREATE": GUILDS,
     "GUILD_CREATE": GUILDS,
+    "GUILD_DELETE": GUILDS,
 }
 DM_INTENT = {
     "MESSAGE_CREATE": DIRECT_MESSAGES,
@@ -167,7 +168,11 @@ class GatewayHub:
         )
         self.identifies.append(session.identify)
         self.sessions[session.session_id] = session
-        owned = [g for g in self.state.guilds.values() if session.owns(g.id)]
+        owned = [
+            g
+            for g in self.state.guilds.values()
+            if session.owns(g.id) and g.id not in self.state.without_bot
+        ]
         bot = self.state.bot_user.payload() | {"verified": True, "mfa_enabled": False}
         ready = {
             "v": 10,

@@ -56,6 +56,8 @@ class DiscordState:
         self.bot_user = bot_user
         self.users: dict[int, FakeUser] = {bot_user.id: bot_user}
         self.guilds: dict[int, FakeGuild] = {}
+        #: Guilds whose admins removed the bot (not announced on IDENTIFY).
+        self.without_bot: set[int] = set()
         self.channels: dict[int, Payload] = {}
         self.messages: dict[int, StoredMessage] = {}
         self.channel_messages: dict[int, list[int]] = {}
