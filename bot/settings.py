@@ -362,6 +362,16 @@ class Settings(_Section):
         return "console" if sys.stderr.isatty() else "json"
 
 
+#: Each nested section of `Settings`, by field name.
+SECTIONS: dict[str, type[_Section]] = {
+    "discord": DiscordSettings,
+    "github": GitHubSettings,
+    "llm": LLMSettings,
+    "triage": TriageSettings,
+    "retention": RetentionSettings,
+}
+
+
 class SettingsError(Exception):
     """Raised with one readable line per invalid variable."""
 

@@ -17,14 +17,7 @@ import aiohttp
 from pydantic import AliasChoices
 
 from bot.sandbox.discord import FakeDiscord
-from bot.settings import (
-    DiscordSettings,
-    GitHubSettings,
-    LLMSettings,
-    RetentionSettings,
-    Settings,
-    TriageSettings,
-)
+from bot.settings import SECTIONS, Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +40,7 @@ def free_port() -> int:
 def settings_variables() -> set[str]:
     """Every environment variable `Settings` reads."""
     names: set[str] = set()
-    sections = (
-        Settings,
-        DiscordSettings,
-        GitHubSettings,
-        LLMSettings,
-        TriageSettings,
-        RetentionSettings,
-    )
-    for section in sections:
+    for section in (Settings, *SECTIONS.values()):
         for spec in section.model_fields.values():
             alias = spec.validation_alias
             if isinstance(alias, AliasChoices):

@@ -20,14 +20,7 @@ from bot.app import BotRuntime, bot_running
 from bot.github import RetryPolicy
 from bot.sandbox.discord import FakeDiscord, FakeUser
 from bot.sandbox.fake_github import FakeGitHub
-from bot.settings import (
-    DiscordSettings,
-    GitHubSettings,
-    LLMSettings,
-    RetentionSettings,
-    Settings,
-    TriageSettings,
-)
+from bot.settings import SECTIONS, Settings
 from storage.models import FeedbackItem, ItemStatus
 
 if TYPE_CHECKING:
@@ -115,13 +108,7 @@ def settings_from_env(env: Mapping[str, str], *, inherit_environment: bool = Tru
             world of its own: no CHROMA_URL, HEALTH_PORT or SHARD_IDS from outside).
     """
     values: dict[str, Any] = dict(env)
-    sections: dict[str, type[BaseSettings]] = {
-        "discord": DiscordSettings,
-        "github": GitHubSettings,
-        "llm": LLMSettings,
-        "triage": TriageSettings,
-        "retention": RetentionSettings,
-    }
+    sections: dict[str, type[BaseSettings]] = dict(SECTIONS)
     root: type[Settings] = Settings
     if not inherit_environment:
         sections = {key: _from_arguments_only(cls) for key, cls in sections.items()}

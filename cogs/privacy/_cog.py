@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
-from bot.personal_data import PersonalData
+from cogs.privacy._base import PersonalDataCog
 from cogs.privacy._notices import (
     KEPT,
     NO_PINGS,
@@ -22,8 +21,7 @@ from cogs.privacy._notices import (
 from cogs.privacy._views import ForgetButton, confirm_view
 
 if TYPE_CHECKING:
-    from bot.client import IterateSwarmBot
-    from bot.services import Services
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -41,27 +39,13 @@ def usernames(user: discord.abc.User) -> set[str]:
     return {name for name in (user.name, getattr(user, "global_name", None)) if name}
 
 
-class PrivacyCog(commands.Cog, name="Privacy"):
+class PrivacyCog(PersonalDataCog, name="Privacy"):
     """People's data on request."""
 
     forget = app_commands.Group(
         name="forget", description="Remove what IterateSwarm keeps about a person"
     )
     forget.guild_only = True
-
-    def __init__(self, bot: IterateSwarmBot) -> None:
-        self.bot = bot
-
-    @property
-    def services(self) -> Services:
-        """The bot's services."""
-        return self.bot.services
-
-    @property
-    def personal_data(self) -> PersonalData:
-        """The service that forgets."""
-        assert self.services.personal_data is not None
-        return self.services.personal_data
 
     async def cog_load(self) -> None:
         """Register the confirmation buttons."""

@@ -16,7 +16,8 @@ import discord
 from discord.ext import commands
 
 from agents.text import has_substance
-from bot.personal_data import DeletedMessage, PersonalData
+from bot.personal_data import DeletedMessage
+from cogs.privacy._base import PersonalDataCog
 from cogs.privacy._notices import REMOVED_WITH_MESSAGE, removed_embed
 from storage.guild_departures import GuildDepartureRepository
 from storage.item_privacy import ReviewMessage
@@ -24,7 +25,6 @@ from storage.models import FeedbackItem, utcnow
 
 if TYPE_CHECKING:
     from bot.client import IterateSwarmBot
-    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +33,12 @@ REPORTER = "reporter"
 EDIT_LIMIT = 4000
 
 
-class FollowDiscordCog(commands.Cog, name="FollowDiscord"):
+class FollowDiscordCog(PersonalDataCog, name="FollowDiscord"):
     """Keeps the bot's records in step with what happens to messages and guilds."""
 
     def __init__(self, bot: IterateSwarmBot) -> None:
-        self.bot = bot
+        super().__init__(bot)
         self.departures = GuildDepartureRepository(bot.services.db)
-
-    @property
-    def services(self) -> Services:
-        """The bot's services."""
-        return self.bot.services
-
-    @property
-    def personal_data(self) -> PersonalData:
-        """The service that forgets."""
-        assert self.services.personal_data is not None
-        return self.services.personal_data
 
     def _ours(self, guild_id: int | None) -> bool:
         return guild_id is not None and self.services.runner.owns_guild(guild_id)

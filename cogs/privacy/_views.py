@@ -7,6 +7,8 @@ from typing import Any, Protocol
 
 import discord
 
+from cogs._handlers import cog_or_apology
+
 CUSTOM_ID_PREFIX = "privacy"
 _TEMPLATE = rf"{CUSTOM_ID_PREFIX}:(?P<action>forget|keep):(?P<scope>me|user):(?P<target>\d{{1,20}})"
 
@@ -53,18 +55,11 @@ class ForgetButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_TEM
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Hand the click to the privacy cog."""
-        client: Any = interaction.client
-        handler: ForgetHandler | None = client.get_cog("Privacy")
-        if handler is None:
-            await interaction.response.send_message(
-                "This is not available right now; try again in a minute.",
-                ephemeral=True,
-                allowed_mentions=discord.AllowedMentions.none(),
+        handler: ForgetHandler | None = await cog_or_apology(interaction, "Privacy", "This is")
+        if handler is not None:
+            await handler.on_confirm(
+                interaction, forget=self.forget, me=self.me, target_id=self.target_id
             )
-            return
-        await handler.on_confirm(
-            interaction, forget=self.forget, me=self.me, target_id=self.target_id
-        )
 
 
 def confirm_view(*, me: bool, target_id: int) -> discord.ui.View:

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from bot.reconcile import IndexReconciler
-from bot.sandbox.stack import Sandbox, sandbox_stack
+from bot.sandbox.stack import Sandbox
 from storage.db import Database
 from storage.embeddings import Embedder
 from storage.sync_state import SyncStateRepository
+from tests.sandboxes import sandbox_on
 
 CRASH = (
     "The app crashes every time I export my project to CSV from the settings page; "
@@ -23,12 +24,7 @@ CRASH = (
 
 @pytest.fixture
 async def sb(tmp_path: Path, embedder: Embedder, db_url: str) -> AsyncIterator[Sandbox]:
-    async with sandbox_stack(
-        data_dir=tmp_path / "data",
-        database_url=db_url,
-        model=embedder.model,
-        extra_env={"GITHUB_RECONCILE_INTERVAL": "1s"},
-    ) as sandbox:
+    async with sandbox_on(db_url, tmp_path, embedder, GITHUB_RECONCILE_INTERVAL="1s") as sandbox:
         yield sandbox
 
 

@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import update
 
 from bot.retention import RetentionJob
-from bot.sandbox.stack import Sandbox, sandbox_stack
+from bot.sandbox.stack import Sandbox
 from storage.embeddings import Embedder
 from storage.guild_departures import GuildDepartureRepository
 from storage.models import FeedbackItem, ItemStatus, utcnow
+from tests.sandboxes import sandbox_on
 
 WAIT = 30.0
 GUILD_RETENTION_SECONDS = 2
@@ -28,9 +29,7 @@ PRAISE = "Thank you all, the new invoice editor is lovely!"
 @pytest.fixture
 async def sb(tmp_path: Path, embedder: Embedder, db_url: str) -> AsyncIterator[Sandbox]:
     env = {"GUILD_DATA_RETENTION": f"{GUILD_RETENTION_SECONDS}s", "DATA_RETENTION": "60d"}
-    async with sandbox_stack(
-        data_dir=tmp_path / "data", database_url=db_url, model=embedder.model, extra_env=env
-    ) as sandbox:
+    async with sandbox_on(db_url, tmp_path, embedder, **env) as sandbox:
         yield sandbox
 
 

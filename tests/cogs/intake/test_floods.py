@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from bot.sandbox.discord import FakeUser
-from bot.sandbox.stack import Sandbox, sandbox_stack
+from bot.sandbox.stack import Sandbox
 from storage.embeddings import Embedder
 from storage.models import FeedbackItem, ItemStatus
+from tests.sandboxes import sandbox_on
 
 LIMIT, BACKLOG, FLOOD = 5, 20, 200
 WAIT = 60.0
@@ -29,9 +30,7 @@ async def sb(tmp_path: Path, embedder: Embedder, db_url: str) -> AsyncIterator[S
         "RATE_LIMIT_WINDOW": "10m",
         "RATE_LIMIT_BACKLOG": str(BACKLOG),
     }
-    async with sandbox_stack(
-        data_dir=tmp_path / "data", database_url=db_url, model=embedder.model, extra_env=env
-    ) as sandbox:
+    async with sandbox_on(db_url, tmp_path, embedder, **env) as sandbox:
         yield sandbox
 
 

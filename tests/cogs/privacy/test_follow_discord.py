@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox.discord import FakeUser
-from bot.sandbox.stack import Sandbox, sandbox_stack
+from bot.sandbox.stack import Sandbox
 from storage.embeddings import Embedder
 from storage.models import FeedbackItem, ItemStatus
 from tests.e2e.harness import embed_text, field_value, strip_escapes
+from tests.sandboxes import sandbox_on
 
 WAIT = 30.0
 #: One triage start per user per window: a user's second message waits, untriaged.
@@ -34,9 +35,7 @@ EDITED = (
 @pytest.fixture
 async def sb(tmp_path: Path, embedder: Embedder, db_url: str) -> AsyncIterator[Sandbox]:
     env = {"RATE_LIMIT_ITEMS": "1", "RATE_LIMIT_WINDOW": f"{WINDOW_SECONDS}s"}
-    async with sandbox_stack(
-        data_dir=tmp_path / "data", database_url=db_url, model=embedder.model, extra_env=env
-    ) as sandbox:
+    async with sandbox_on(db_url, tmp_path, embedder, **env) as sandbox:
         yield sandbox
 
 

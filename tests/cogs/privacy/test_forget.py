@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from bot.sandbox.discord import FakeInteraction, FakeUser, StoredMessage
-from bot.sandbox.stack import Sandbox, sandbox_stack
+from bot.sandbox.stack import Sandbox
 from storage.embeddings import Embedder
 from storage.models import FeedbackItem, ItemStatus
+from tests.sandboxes import sandbox_on
 from tests.traces import checkpoint_file_traces, database_traces, index_traces
 
 WAIT = 30.0
@@ -32,9 +33,7 @@ OTHER = (
 
 @pytest.fixture
 async def sb(tmp_path: Path, embedder: Embedder, db_url: str) -> AsyncIterator[Sandbox]:
-    async with sandbox_stack(
-        data_dir=tmp_path / "data", database_url=db_url, model=embedder.model
-    ) as sandbox:
+    async with sandbox_on(db_url, tmp_path, embedder) as sandbox:
         yield sandbox
 
 
