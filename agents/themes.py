@@ -25,7 +25,8 @@ Matrix = npt.NDArray[np.float32]
 def _unit(rows: Matrix) -> Matrix:
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return np.divide(rows, norms, dtype=np.float32)
+    unit: Matrix = np.divide(rows, norms, dtype=np.float32)
+    return unit
 
 
 def _past(deadline: float | None) -> bool:

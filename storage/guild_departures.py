@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col
 
 from storage.db import Database
 from storage.forgetting import DataSubject
@@ -35,7 +36,7 @@ class GuildDepartureRepository:
         """The bot is in the guild again; True if a departure was pending."""
         async with self.db.transaction() as session:
             result = await session.execute(
-                delete(GuildDeparture).where(GuildDeparture.guild_id == guild_id)  # type: ignore[arg-type]
+                delete(GuildDeparture).where(col(GuildDeparture.guild_id) == guild_id)
             )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -43,9 +44,9 @@ class GuildDepartureRepository:
         """Guilds that left before `cutoff`, longest gone first."""
         async with self.db.sessions() as session:
             stmt = (
-                select(GuildDeparture.guild_id)
-                .where(GuildDeparture.left_at < cutoff)  # type: ignore[arg-type]
-                .order_by(GuildDeparture.left_at)  # type: ignore[arg-type]
+                select(col(GuildDeparture.guild_id))
+                .where(col(GuildDeparture.left_at) < cutoff)
+                .order_by(col(GuildDeparture.left_at))
             )
             return [int(g) for g in (await session.execute(stmt)).scalars()]
 

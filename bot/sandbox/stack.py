@@ -113,7 +113,7 @@ def settings_from_env(env: Mapping[str, str], *, inherit_environment: bool = Tru
     if not inherit_environment:
         sections = {key: _from_arguments_only(cls) for key, cls in sections.items()}
         root = _from_arguments_only(Settings)
-    built = {key: cls(_env_file=None, **values) for key, cls in sections.items()}  # type: ignore[call-arg]
+    built: dict[str, Any] = {key: cls(_env_file=None, **values) for key, cls in sections.items()}
     return root(_env_file=None, **values, **built)  # type: ignore[call-arg]
 
 
