@@ -186,6 +186,8 @@ class PersonalData:
             self.runner.cancel_held(chunk)
             async with self.runner.exclusive(chunk):
                 await self._forget_locked(part, report)
+            if not subject.keep_items:
+                self.runner.forget(chunk)
         log.info(
             "forgot %d item(s)%s: %s",
             report.items,

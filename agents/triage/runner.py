@@ -133,6 +133,12 @@ class TriageRunner:
                 await stack.enter_async_context(self._lock(item_id))
             yield
 
+    def forget(self, item_ids: Iterable[int]) -> None:
+        """Drop what the runner keeps about deleted items (a run still waiting finds none)."""
+        self.cancel_held(item_ids)
+        for item_id in item_ids:
+            self._locks.pop(item_id, None)
+
     @property
     def held(self) -> int:
         """Items whose triage is deferred (rate limit, or a retry after a failed run)."""
