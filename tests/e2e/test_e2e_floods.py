@@ -1,4 +1,9 @@
-"""A flood, a kill and a restart: the deferred items drain at the limit's pace, none lost."""
+"""A flood, a kill and a restart: the deferred items drain at the limit's pace, none lost.
+
+The limiter plans starts exactly; the measured start (the item's move to `triaging`) comes a
+little later, by however long the run waits for the process (more on a loaded machine), so
+the windows are checked with a tolerance well below the window itself.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ from tests.e2e.harness import Deployment, complete, deployment
 
 pytestmark = pytest.mark.slow
 
-LIMIT, WINDOW, BACKLOG, SENT = 2, 8.0, 4, 10
+LIMIT, WINDOW, BACKLOG, SENT = 2, 10.0, 4, 10
+JITTER = 2.5
 ENV = {
     "RATE_LIMIT_ITEMS": str(LIMIT),
     "RATE_LIMIT_WINDOW": f"{WINDOW:.0f}s",
@@ -58,8 +64,10 @@ async def test_deferred_items_drain_at_the_limits_pace_after_a_kill(
             await deployed.wait_status(item.id or 0, ItemStatus.AWAITING_REVIEW, within=120)
         starts = sorted([await _triage_start(deployed, item) for item in stored])
         for first, later in zip(starts, starts[LIMIT:], strict=False):
-            assert later - first >= WINDOW - 0.5, f"more than {LIMIT} starts in a window: {starts}"
+            assert later - first >= WINDOW - JITTER, (
+                f"more than {LIMIT} starts in a window: {starts}"
+            )
         for item in waiting:
             assert item.triage_after is not None
-            assert await _triage_start(deployed, item) >= item.triage_after.timestamp() - 0.5
+            assert await _triage_start(deployed, item) >= item.triage_after.timestamp() - JITTER
         assert len(await _stored(deployed, user.id)) == LIMIT + BACKLOG

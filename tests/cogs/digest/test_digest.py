@@ -200,7 +200,11 @@ async def _flood_of_filed_items(sb: Sandbox, embedder: Embedder) -> None:
         documents.append(feedback_document(item_id=item.id or 0, text=item.raw_text))
         embeddings.append(vectors[pick])
     assert sb.services.dedup is not None
-    await sb.services.dedup.store.upsert(sb.repo, documents, np.vstack(embeddings))
+    for start in range(0, len(documents), 2000):  # each call well within the store's timeout
+        chunk = slice(start, start + 2000)
+        await sb.services.dedup.store.upsert(
+            sb.repo, documents[chunk], np.vstack(embeddings[chunk])
+        )
 
 
 async def test_digest_over_ten_thousand_items_answers_within_discords_limits(
