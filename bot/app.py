@@ -16,6 +16,7 @@ import discord
 
 from bot.client import IterateSwarmBot, apply_endpoint_overrides
 from bot.diagnostics import install_dump_signals
+from bot.retention import RETENTION_EVERY, RetentionJob
 from bot.scheduler import ReviewScheduler
 from bot.services import Services, open_services
 from bot.settings import Settings
@@ -49,7 +50,17 @@ async def recover(services: Services, scheduler: ReviewScheduler) -> None:
     sync = services.extras.get("issue_sync")
     if sync is not None:
         scheduler.every("sync-issues", services.settings.github.sync_interval, sync)
+    retention = _retention(services)
+    scheduler.every("retention", RETENTION_EVERY, retention.run)
     scheduler.start()
+
+
+def _retention(services: Services) -> RetentionJob:
+    """The retention job; a guild the bot is in again keeps its data."""
+    bot = services.extras.get("bot")
+    job = RetentionJob(services, present=lambda guild_id: bool(bot and bot.get_guild(guild_id)))
+    services.extras["retention"] = job
+    return job
 
 
 @dataclass
@@ -161,14 +172,14 @@ def _attach_sync(services: Services) -> None:
     if github is None or index is None:
         return
     from bot.notify import sync_listeners
+    from bot.reconcile import IndexReconciler
     from bot.sync import IssueSync
     from storage.sync_state import SyncStateRepository
 
-    sync = IssueSync(
-        github,
-        SyncStateRepository(services.db),
-        index.upsert_issues,
-        known_states=index.known_states,
+    state = SyncStateRepository(services.db)
+    sync = IssueSync(github, state, index.upsert_issues, known_states=index.known_states)
+    reconciler = IndexReconciler(
+        github, state, index, interval=services.settings.github.reconcile_interval
     )
 
     async def sync_every_repository() -> None:
@@ -185,6 +196,10 @@ def _attach_sync(services: Services) -> None:
                 continue
             log.info("synced %s: %d issue(s) in %.1fs", repo, stats.fetched, stats.duration)
             await sync_listeners(services.extras).synced(stats)
+            try:
+                await reconciler.run_if_due(repo)
+            except Exception:
+                log.warning("comparing the index of %s with GitHub failed", repo, exc_info=True)
 
     services.extras["issue_sync"] = sync_every_repository
 

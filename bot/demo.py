@@ -365,8 +365,9 @@ async def run_demo(
     """Run the scripted demo and print its transcript.
 
     Args:
-        settings: Process settings (only the log level is used; the demo never reaches
-            Discord, GitHub or an LLM).
+        settings: Process settings (only the log level is used). The demo lives in a world
+            of its own: it never reaches Discord, GitHub or an LLM, and ignores DATABASE_URL,
+            CHROMA_URL, HEALTH_PORT and every other setting of the environment.
         data_dir: Where the demo keeps its database and index (default: a temporary directory).
         verbose: Show the bot's INFO logs on stderr.
         out: Where the transcript goes (default: stdout).
@@ -394,7 +395,9 @@ async def run_demo(
         ready_at = time.monotonic()
         transcript.say(f"Model loaded in {ready_at - loaded_at:.1f}s; starting the bot.")
         try:
-            async with sandbox_stack(data_dir=data_dir, model=model) as sb:
+            async with sandbox_stack(
+                data_dir=data_dir, model=model, inherit_environment=False
+            ) as sb:
                 transcript.say(
                     f"Bot connected to guild '{sb.discord.state.guilds[sb.discord.guild_id].name}' "
                     f"in {time.monotonic() - ready_at:.1f}s (engine: {sb.services.engine.name})."

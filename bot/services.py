@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from agents.dedup.finder import DuplicateIndex
     from agents.engines.llm import LLMEngine, MethodMemory
     from bot.github import GitHubClient
+    from bot.personal_data import PersonalData
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class Services:
     github: GitHubClient | None = None
     corrections: CorrectionMemory | None = None
     home_guilds: HomeGuilds = field(default_factory=HomeGuilds)
+
+    personal_data: PersonalData | None = None
     started_at: float = field(default_factory=time.time)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -204,6 +207,7 @@ async def open_services(
             corrections=corrections,
             home_guilds=home_guilds,
         )
+        services.personal_data = _personal_data(services, checkpointer)
         services.extras["model_loading"] = loading
         reembedding = asyncio.get_running_loop().create_task(_reembed_index(dedup, loading))
         services.extras["index_reembedding"] = reembedding
@@ -214,6 +218,32 @@ async def open_services(
             for task in (loading, reembedding):
                 if not task.done():
                     task.cancel()
+
+
+def _personal_data(services: Services, checkpointer: Any) -> PersonalData:
+    """Every store of personal data, asked to forget in this order (the items last)."""
+    from agents.triage.checkpoint import ThreadCheckpoints
+    from bot.personal_data import PersonalData
+    from storage.guild_departures import GuildDepartureRepository
+    from storage.item_privacy import ItemPrivacyRepository
+
+    stores: list[Any] = [ThreadCheckpoints(checkpointer)]
+    if services.dedup is not None:
+        stores.append(services.dedup)
+    stores += [
+        ExampleRepository(services.db),
+        services.guild_configs,
+        GuildDepartureRepository(services.db),
+    ]
+    return PersonalData(
+        items=services.items,
+        privacy=ItemPrivacyRepository(services.db),
+        runner=services.runner,
+        stores=stores,
+        embedder=services.embedder,
+        corrections=services.corrections,
+        index=services.dedup,
+    )
 
 
 async def _open_index(settings: Settings, embedder: Embedder) -> DuplicateIndex:

@@ -121,6 +121,8 @@ class DiscordSettings(_Section):
     rate_limit_window: timedelta = Field(
         timedelta(minutes=10), validation_alias=_env("RATE_LIMIT_WINDOW")
     )
+    # Deferred items a user may have waiting; beyond it new messages are not picked up.
+    rate_limit_backlog: int = Field(20, ge=0, validation_alias=_env("RATE_LIMIT_BACKLOG"))
 
     _ids = field_validator(
         "feedback_channel_ids",
@@ -199,6 +201,10 @@ class GitHubSettings(_Section):
     sync_interval: timedelta = Field(
         timedelta(minutes=15), validation_alias=_env("GITHUB_SYNC_INTERVAL")
     )
+    # A full comparison of the indexed issue numbers with GitHub's: one request per 100 issues.
+    reconcile_interval: timedelta = Field(
+        timedelta(hours=6), validation_alias=_env("GITHUB_RECONCILE_INTERVAL")
+    )
     comment_on_duplicates: bool = Field(True, validation_alias=_env("GITHUB_COMMENT_ON_DUPLICATES"))
     update_label: str | None = Field("released", validation_alias=_env("GITHUB_UPDATE_LABEL"))
     label_map: dict[str, str] = Field(
@@ -207,7 +213,9 @@ class GitHubSettings(_Section):
     )
 
     _lists = field_validator("allowed_repos", mode="before")(_split_commas)
-    _interval = field_validator("sync_interval", mode="before")(_parse_duration)
+    _interval = field_validator("sync_interval", "reconcile_interval", mode="before")(
+        _parse_duration
+    )
 
     @field_validator("api_url", mode="after")
     @classmethod
@@ -371,6 +379,25 @@ class TriageSettings(_Section):
         return self
 
 
+class RetentionSettings(_Section):
+    """How long people's data is kept."""
+
+    # Finished items (filed, rejected, ...) keep their texts this long, then lose them.
+    data_retention: timedelta = Field(timedelta(days=365), validation_alias=_env("DATA_RETENTION"))
+    # A guild that removed the bot keeps its data this long (in case it comes back).
+    guild_data_retention: timedelta = Field(
+        timedelta(days=30), validation_alias=_env("GUILD_DATA_RETENTION")
+    )
+    # Rejected feedback stays matchable as a duplicate this long.
+    rejected_index_retention: timedelta = Field(
+        timedelta(days=30), validation_alias=_env("REJECTED_INDEX_RETENTION")
+    )
+
+    _durations = field_validator(
+        "data_retention", "guild_data_retention", "rejected_index_retention", mode="before"
+    )(_parse_duration)
+
+
 class Settings(_Section):
     """Everything the process needs, built once in `main()` and passed explicitly."""
 
@@ -389,6 +416,7 @@ class Settings(_Section):
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     triage: TriageSettings = Field(default_factory=TriageSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -440,6 +468,16 @@ class Settings(_Section):
         import sys
 
         return "console" if sys.stderr.isatty() else "json"
+
+
+#: Each nested section of `Settings`, by field name.
+SECTIONS: dict[str, type[_Section]] = {
+    "discord": DiscordSettings,
+    "github": GitHubSettings,
+    "llm": LLMSettings,
+    "triage": TriageSettings,
+    "retention": RetentionSettings,
+}
 
 
 class SettingsError(Exception):

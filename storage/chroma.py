@@ -233,6 +233,21 @@ class ChromaCollections:
             for doc_id, text, meta in zip(result["ids"], documents, metadatas, strict=True)
         }
 
+    def vectors(self, repo: str, ids: Sequence[str]) -> tuple[list[str], Matrix]:
+        """The stored embeddings of those `ids` that exist: (their ids, one row each)."""
+        collection = self._collection(repo, create=False)
+        found: list[str] = []
+        rows: list[Any] = []
+        step = max(1, self._client.get_max_batch_size())
+        for start in range(0, len(ids) if collection is not None else 0, step):
+            assert collection is not None
+            result = collection.get(ids=list(ids[start : start + step]), include=["embeddings"])
+            found.extend(result["ids"])
+            rows.extend(result["embeddings"] if result["embeddings"] is not None else [])
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return found, np.asarray(rows, dtype=np.float32)
+
     def count(self, repo: str) -> int:
         """How many documents `repo`'s collection holds (0 when it does not exist)."""
         collection = self._collection(repo, create=False)

@@ -262,6 +262,11 @@ class Embedder:
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
 
+    def forget_texts(self) -> None:
+        """Drop every cached text and its vector (someone's data was removed)."""
+        with self._cache_lock:
+            self._cache.clear()
+
     async def embed(self, text: str) -> Vector:
         """Embedding of one text, batched with other concurrent callers."""
         return await self._batcher.submit(text)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 from sqlmodel import col
 
 from storage.db import Database
+from storage.forgetting import DataSubject, chunks
 from storage.models import Example, utcnow
 
 log = logging.getLogger(__name__)
@@ -16,8 +17,25 @@ log = logging.getLogger(__name__)
 class ExampleRepository:
     """Append and read the labelled examples of each guild."""
 
+    name = "corrections"
+
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    async def forget(self, subject: DataSubject) -> int:
+        """Delete the examples made from the subject's items (a departed guild's: all)."""
+        table = Example.__table__  # type: ignore[attr-defined]
+
+        def work(conn: Connection) -> int:
+            removed = 0
+            for chunk in chunks(subject.item_ids):
+                removed += conn.execute(delete(table).where(table.c.item_id.in_(chunk))).rowcount
+            if subject.guild_id is not None:
+                stmt = delete(table).where(table.c.guild_id == subject.guild_id)
+                removed += conn.execute(stmt).rowcount
+            return removed
+
+        return await self.db.write(work)
 
     async def add(
         self,

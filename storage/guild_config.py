@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlmodel import col
 
 from storage.db import Database
+from storage.forgetting import DataSubject
 from storage.models import AuditEvent, GuildConfig, utcnow
 
 #: Audit actions: a stored change, and an attempt that was refused (with its reason).
@@ -26,8 +27,28 @@ def _audit(actor: str, action: str, details: dict[str, Any]) -> Any:
 class GuildConfigRepository:
     """Read and change the stored overrides of one guild; every change is audited."""
 
+    name = "server settings"
+
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    async def forget(self, subject: DataSubject) -> int:
+        """A departed guild's settings go; a forgotten person no longer shows as their editor."""
+        changed = 0
+        async with self.db.transaction() as session:
+            if subject.guild_id is not None:
+                result = await session.execute(
+                    delete(GuildConfig).where(GuildConfig.guild_id == subject.guild_id)  # type: ignore[arg-type]
+                )
+                changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+            if subject.names:
+                result = await session.execute(
+                    update(GuildConfig)
+                    .where(GuildConfig.updated_by.in_(sorted(subject.names)))  # type: ignore[union-attr]
+                    .values(updated_by=None)
+                )
+                changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return changed
 
     async def get(self, guild_id: int) -> dict[str, Any]:
         """The guild's stored overrides (empty when none)."""

@@ -126,15 +126,22 @@ class ItemRepository:
         return dialect.insert(FeedbackItem)
 
     async def create(
-        self, *, item: FeedbackItemBase, actor: str, requested_by: str | None = None
+        self,
+        *,
+        item: FeedbackItemBase,
+        actor: str,
+        requested_by: str | None = None,
+        triage_after: datetime | None = None,
     ) -> tuple[FeedbackItem, bool]:
         """Store a new item unless its `source_key` exists; return (item, created).
 
-        `requested_by` names the maintainer who explicitly sent it to triage.
+        `requested_by` names the maintainer who explicitly sent it to triage;
+        `triage_after` is when a triage deferred by the rate limit may start.
         """
         values = item.model_dump()
         values.update(
             triage_requested_by=requested_by,
+            triage_after=triage_after,
             text_hash=text_hash(item.raw_text),
             status=ItemStatus.RECEIVED,
             created_at=utcnow(),
@@ -232,6 +239,15 @@ class ItemRepository:
         )
         row = await self.db.write(lambda conn: conn.execute(stmt).one_or_none())
         return None if row is None else _item(row)
+
+    async def replace_text(self, *, item_id: int, text: str) -> bool:
+        """Replace the text of an item whose triage has not started; False if it has."""
+        stmt = (
+            update(_ITEMS)
+            .where(_ITEMS.c.id == item_id, _ITEMS.c.status == ItemStatus.RECEIVED)
+            .values(raw_text=text, text_hash=text_hash(text), updated_at=utcnow())
+        )
+        return bool(await self.db.write(lambda conn: conn.execute(stmt).rowcount))
 
     async def record_event(
         self,

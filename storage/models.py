@@ -1,4 +1,4 @@
-"""SQLModel tables: items, audit trail, guild configuration, sync states, examples, LLM methods."""
+"""SQLModel tables: items, audit trail, guild settings, sync state, examples, bot bookkeeping."""
 
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ class ItemStatus(enum.StrEnum):
     DUPLICATE = "duplicate"
     EXPIRED = "expired"
     FAILED = "failed"
+    WITHDRAWN = "withdrawn"
 
 
 S = ItemStatus
@@ -66,16 +67,22 @@ TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
     S.AWAITING_DETAILS: frozenset({S.TRIAGING}),
     S.NOT_ACTIONABLE: frozenset({S.RECEIVED}),
     S.AWAITING_REVIEW: frozenset(
-        {S.AWAITING_REVIEW, S.APPROVED, S.REJECTED, S.DUPLICATE, S.EXPIRED}
+        {S.AWAITING_REVIEW, S.APPROVED, S.REJECTED, S.DUPLICATE, S.EXPIRED, S.WITHDRAWN}
     ),
     S.APPROVED: frozenset({S.FILING, S.FAILED}),
     S.FILING: frozenset({S.FILED, S.FAILED}),
-    S.FAILED: frozenset({S.APPROVED, S.REJECTED, S.RECEIVED, S.EXPIRED}),
+    S.FAILED: frozenset({S.APPROVED, S.REJECTED, S.RECEIVED, S.EXPIRED, S.WITHDRAWN}),
     S.FILED: frozenset(),
     S.REJECTED: frozenset(),
     S.DUPLICATE: frozenset(),
     S.EXPIRED: frozenset(),
+    S.WITHDRAWN: frozenset(),
 }
+
+#: Statuses in which nothing more happens to an item.
+FINISHED_STATUSES = frozenset(
+    {S.FILED, S.REJECTED, S.DUPLICATE, S.EXPIRED, S.NOT_ACTIONABLE, S.WITHDRAWN}
+)
 
 #: Statuses in which an item still needs the bot or a maintainer.
 OPEN_STATUSES = frozenset(
@@ -98,10 +105,10 @@ class FeedbackItemBase(SQLModel):
 
     source_kind: str = Field(max_length=20)
     source_key: str = Field(max_length=120, description="Unique id of the originating event.")
-    guild_id: int | None = Field(default=None, sa_type=BigInteger)
+    guild_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
     channel_id: int | None = Field(default=None, sa_type=BigInteger)
     message_id: int | None = Field(default=None, sa_type=BigInteger)
-    author_id: int | None = Field(default=None, sa_type=BigInteger)
+    author_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
     author_name: str = Field(default="", max_length=200)
     jump_url: str | None = Field(default=None, max_length=300)
     raw_text: str = Field(sa_column=Column(Text, nullable=False))
@@ -138,6 +145,15 @@ class FeedbackItem(FeedbackItemBase, table=True):
     issue_url: str | None = Field(default=None, max_length=300)
     issue_state: str | None = Field(default=None, max_length=40)
     reminded_at: datetime | None = _ts(nullable=True)
+    triage_after: datetime | None = _ts(nullable=True)
+    """When a triage deferred by the per-user rate limit may start."""
+    edited_text: str | None = Field(default=None, sa_column=Column(Text))
+    """The reporter's edit of their message after triage began (shown on the review)."""
+    edited_at: datetime | None = _ts(nullable=True)
+    content_removed_at: datetime | None = _ts(nullable=True)
+    """When the texts were removed (retention, or withdrawn by the reporter)."""
+    unindexed_at: datetime | None = _ts(nullable=True)
+    """When the item's document left the duplicate index."""
     created_at: datetime = _ts(nullable=False, default=utcnow)
     updated_at: datetime = _ts(nullable=False, default=utcnow)
 
@@ -177,6 +193,17 @@ class SyncState(SQLModel, table=True):
     since: datetime | None = _ts(nullable=True)
     last_run_at: datetime | None = _ts(nullable=True)
     issues_seen: int = 0
+    reconciled_at: datetime | None = _ts(nullable=True)
+    """Last full comparison of the indexed issue numbers with GitHub's."""
+
+
+class GuildDeparture(SQLModel, table=True):
+    """A guild that removed the bot; its data is deleted once GUILD_DATA_RETENTION passed."""
+
+    __tablename__ = "guild_departures"
+
+    guild_id: int = Field(sa_type=BigInteger, primary_key=True)
+    left_at: datetime = _ts(nullable=False)
 
 
 class CommandSync(SQLModel, table=True):

@@ -25,6 +25,7 @@ def _detached(row: SyncState) -> SyncState:
         since=_aware(row.since),
         last_run_at=_aware(row.last_run_at),
         issues_seen=row.issues_seen,
+        reconciled_at=_aware(row.reconciled_at),
     )
 
 
@@ -59,6 +60,14 @@ class SyncStateRepository:
         async with self.db.transaction() as session:
             await session.execute(stmt)
         return row
+
+    async def mark_reconciled(self, *, repo: str) -> None:
+        """Record that the indexed issues of `repo` were compared with GitHub's just now."""
+        now = utcnow()
+        stmt = self._insert().values(repo=repo.lower(), reconciled_at=now, issues_seen=0)
+        stmt = stmt.on_conflict_do_update(index_elements=["repo"], set_={"reconciled_at": now})
+        async with self.db.transaction() as session:
+            await session.execute(stmt)
 
     async def list_all(self) -> list[SyncState]:
         """Every repository's state, by name."""

@@ -155,6 +155,13 @@ class VectorStore:
         result: dict[str, StoredDocument] = self._backend.call("get", repo, list(ids))
         return result
 
+    def vectors_sync(self, repo: str, ids: Sequence[str]) -> tuple[list[str], Matrix]:
+        """The stored embeddings of those `ids` that exist: (their ids, one row each)."""
+        if not ids:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        found, matrix = self._backend.call("vectors", repo, list(ids))
+        return list(found), np.asarray(matrix, dtype=np.float32)
+
     def count_sync(self, repo: str) -> int:
         """How many documents `repo`'s collection holds (0 when it does not exist)."""
         return int(self._backend.call("count", repo))
@@ -163,6 +170,10 @@ class VectorStore:
         """Remove documents by id; unknown ids are ignored."""
         if ids:
             self._backend.call("delete", repo, list(ids))
+
+    def ids_sync(self, repo: str) -> list[str]:
+        """Every document id in `repo`'s collection (empty when it does not exist)."""
+        return list(self._backend.call("ids", repo))
 
     def repositories_sync(self) -> list[str]:
         """Repository names that have a collection, sorted."""
@@ -184,7 +195,7 @@ class VectorStore:
         """
         done = 0
         for repo in await asyncio.to_thread(self.stale_repositories_sync):
-            ids: list[str] = await asyncio.to_thread(self._backend.call, "ids", repo)
+            ids = await self.ids(repo)
             log.info("embedding %d documents of %s again for model %s", len(ids), repo, self.model)
             for start in range(0, len(ids), batch_size):
                 documents = list((await self.get(repo, ids[start : start + batch_size])).values())
@@ -208,6 +219,18 @@ class VectorStore:
     async def get(self, repo: str, ids: Sequence[str]) -> dict[str, StoredDocument]:
         """`get_sync` off the event loop."""
         return await asyncio.to_thread(self.get_sync, repo, list(ids))
+
+    async def vectors(self, repo: str, ids: Sequence[str]) -> tuple[list[str], Matrix]:
+        """`vectors_sync` off the event loop."""
+        return await asyncio.to_thread(self.vectors_sync, repo, list(ids))
+
+    async def ids(self, repo: str) -> list[str]:
+        """`ids_sync` off the event loop."""
+        return await asyncio.to_thread(self.ids_sync, repo)
+
+    async def repositories(self) -> list[str]:
+        """`repositories_sync` off the event loop."""
+        return await asyncio.to_thread(self.repositories_sync)
 
     async def count(self, repo: str) -> int:
         """`count_sync` off the event loop."""

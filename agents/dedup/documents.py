@@ -36,9 +36,24 @@ def document_text(title: str, body: str | None) -> str:
     return f"{title}\n\n{body_text}".strip() if body_text else title
 
 
+#: Issues carrying one of these labels are kept out of the index.
+SPAM_LABELS = frozenset({"spam"})
+
+
 def issue_id(number: int) -> str:
     """Document id of a GitHub issue."""
     return f"issue:{number}"
+
+
+def issue_number(document_id: str) -> int | None:
+    """The issue number of an `issue:<number>` document id, else None."""
+    kind, _, number = document_id.partition(":")
+    return int(number) if kind == "issue" and number.isdigit() else None
+
+
+def is_spam(labels: Sequence[str]) -> bool:
+    """Whether an issue's labels mark it as spam."""
+    return any(label.strip().lower() in SPAM_LABELS for label in labels)
 
 
 def feedback_id(item_id: int) -> str:

@@ -14,8 +14,11 @@ import numpy as np
 
 from agents.dedup.documents import (
     feedback_document,
+    feedback_id,
+    is_spam,
     issue_document,
     issue_id,
+    issue_number,
 )
 from agents.dedup.scoring import (
     CANDIDATE_POOL,
@@ -28,6 +31,7 @@ from agents.dedup.types import DuplicateMatch, DuplicateResult, Thresholds
 from agents.engines.text_prep import embedding_text
 from storage.batching import MicroBatcher
 from storage.embeddings import DEFAULT_BATCH_SIZE, Embedder, Vector
+from storage.forgetting import DataSubject
 from storage.vectors import MetadataValue, Neighbor, StoredDocument, VectorStore
 
 if TYPE_CHECKING:
@@ -71,6 +75,9 @@ def _match(neighbor: Neighbor, score: float) -> DuplicateMatch:
     meta: Mapping[str, MetadataValue] = neighbor.metadata
     number = meta.get("number")
     url, state, title = meta.get("url"), meta.get("state"), meta.get("title")
+    if neighbor.id.startswith("feedback:"):
+        # Someone else's words are not copied into this item's records: the id is enough.
+        title = ""
     return DuplicateMatch(
         id=neighbor.id,
         score=round(min(1.0, max(0.0, score)), 6),
@@ -106,6 +113,8 @@ class DuplicateIndex:
         self.scoring = scoring
         self.candidate_pool = candidate_pool
         self._owns_embedder = False
+        #: Name of this store of personal data (`storage.forgetting.PersonalDataStore`).
+        self.name = "duplicate index"
         # Concurrent items share one search, and one write of their feedback, per repo.
         self._finds: MicroBatcher[FindQuery, DuplicateResult] = MicroBatcher(
             self._find_batch, isolate_failures=True
@@ -242,10 +251,16 @@ class DuplicateIndex:
     async def upsert_issues(self, repo: str, issues: list[dict[str, Any]]) -> None:
         """Index (or update) a page of issues given as {number, title, body, url, state, labels}.
 
+        Issues labelled as spam are removed from the index instead.
+
         Args:
             repo: Repository full name.
             issues: Issue records; `body` and `labels` may be missing or None.
         """
+        spam = [issue for issue in issues if is_spam([str(x) for x in issue.get("labels") or []])]
+        if spam:
+            await self.remove_issues(repo, [int(issue["number"]) for issue in spam])
+        issues = [issue for issue in issues if issue not in spam]
         documents = [
             issue_document(
                 number=int(issue["number"]),
@@ -259,6 +274,30 @@ class DuplicateIndex:
         ]
         for batch in _batches(documents, self.embedder.batch_size * 4):
             await self.store.upsert(repo, batch)
+
+    async def issue_numbers(self, repo: str) -> set[int]:
+        """Numbers of the issues `repo`'s index holds."""
+        numbers = (issue_number(doc_id) for doc_id in await self.store.ids(repo))
+        return {number for number in numbers if number is not None}
+
+    async def remove_issues(self, repo: str, numbers: Iterable[int]) -> None:
+        """Take issues out of `repo`'s index (unknown numbers are ignored)."""
+        await self.store.delete(repo, [issue_id(number) for number in numbers])
+
+    async def forget_feedback(self, item_ids: Iterable[int], repos: Iterable[str] = ()) -> int:
+        """Remove the items' feedback documents from `repos` (default: every repository)."""
+        documents = [feedback_id(item_id) for item_id in item_ids]
+        if not documents:
+            return 0
+        removed = 0
+        for repo in sorted(set(repos)) or await self.store.repositories():
+            removed += len(await self.store.get(repo, documents))
+            await self.store.delete(repo, documents)
+        return removed
+
+    async def forget(self, subject: DataSubject) -> int:
+        """`PersonalDataStore`: remove the subject's items' feedback documents everywhere."""
+        return await self.forget_feedback(subject.item_ids)
 
     async def known_states(self, repo: str, numbers: list[int]) -> dict[int, str]:
         """The indexed state (`open`/`closed`) of those issues among `numbers` that are indexed."""

@@ -123,6 +123,16 @@ class CorrectionMemory:
             self._guilds[guild_id].read_at = float("-inf")
         return example_id
 
+    def forget(self, item_ids: set[int], *, guild_id: int | None = None) -> None:
+        """Drop the cached examples of these items (and every example of `guild_id`)."""
+        if guild_id is not None:
+            self._guilds.pop(guild_id, None)
+        for cached in self._guilds.values():
+            keep = [i for i, e in enumerate(cached.examples) if e.item_id not in item_ids]
+            if len(keep) < len(cached.examples):
+                cached.examples = [cached.examples[i] for i in keep]
+                cached.vectors = cached.vectors[keep] if cached.vectors.size else cached.vectors
+
     async def _refresh(self, guild_id: int | None) -> _GuildExamples:
         lock = self._locks.setdefault(guild_id, asyncio.Lock())
         async with lock:

@@ -21,9 +21,25 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.sqlite import SqliteSaver
 from sqlalchemy.engine import make_url
 
+from storage.forgetting import DataSubject
 from storage.worker_thread import WorkerThread
 
 T = TypeVar("T")
+
+
+class ThreadCheckpoints:
+    """The graph checkpoints of items (thread id = item id), as a store of personal data."""
+
+    name = "checkpoints"
+
+    def __init__(self, saver: BaseCheckpointSaver[str]) -> None:
+        self.saver = saver
+
+    async def forget(self, subject: DataSubject) -> int:
+        """Delete every checkpoint and pending write of the subject's items."""
+        for item_id in subject.item_ids:
+            await self.saver.adelete_thread(str(item_id))
+        return len(subject.item_ids)
 
 
 class ThreadedSqliteSaver(SqliteSaver):

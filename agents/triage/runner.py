@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -115,6 +116,28 @@ class TriageRunner:
     def _release(self, item_id: int) -> None:
         self._held.pop(item_id, None)
         self.submit(item_id)
+
+    def cancel_held(self, item_ids: Iterable[int]) -> None:
+        """Forget the deferred starts and retries of these items (their data is going)."""
+        for item_id in item_ids:
+            handle = self._held.pop(item_id, None)
+            if handle is not None:
+                handle.cancel()
+            self._failures.pop(item_id, None)
+
+    @asynccontextmanager
+    async def exclusive(self, item_ids: Iterable[int]) -> AsyncIterator[None]:
+        """While inside, no run of these items is in progress or starts (it waits)."""
+        async with AsyncExitStack() as stack:
+            for item_id in sorted(set(item_ids)):
+                await stack.enter_async_context(self._lock(item_id))
+            yield
+
+    def forget(self, item_ids: Iterable[int]) -> None:
+        """Drop what the runner keeps about deleted items (a run still waiting finds none)."""
+        self.cancel_held(item_ids)
+        for item_id in item_ids:
+            self._locks.pop(item_id, None)
 
     @property
     def held(self) -> int:

@@ -60,6 +60,11 @@ class FakeRepo:
     id: int
     issues: dict[int, FakeIssue] = field(default_factory=dict)
     labels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    last_number: int = 0
+    deleted: set[int] = field(default_factory=set)
+    """Numbers of deleted issues (410 Gone)."""
+    transferred: dict[int, tuple[str, int]] = field(default_factory=dict)
+    """Where transferred issues went: number -> (repository, new number) (301 there)."""
 
     @property
     def full_name(self) -> str:
@@ -185,8 +190,9 @@ class FakeGitHub(IdentityRoutes, RenderedBodies, ScriptedFaults, LoopbackServer)
         """Store an issue (or a pull request) directly, without a request."""
         stored = self.repo(repo)
         created = created_at or _now()
+        stored.last_number += 1
         issue = FakeIssue(
-            number=len(stored.issues) + 1,
+            number=stored.last_number,
             title=title,
             body=body,
             author=author or self.login,
@@ -232,6 +238,23 @@ class FakeGitHub(IdentityRoutes, RenderedBodies, ScriptedFaults, LoopbackServer)
             if label not in issue.labels:
                 issue.labels.append(label)
         issue.updated_at = at or _now()
+        return issue
+
+    def delete_issue(self, repo: str, number: int) -> None:
+        """Delete an issue as a repository admin would: gone from listings, 410 on reads."""
+        stored = self.repo(repo)
+        del stored.issues[number]
+        stored.deleted.add(number)
+
+    def transfer_issue(self, repo: str, number: int, to: str) -> FakeIssue:
+        """Move an issue to another repository (a new number there; 301 from the old one)."""
+        source, target = self.repo(repo), self.repo(to)
+        issue = source.issues.pop(number)
+        target.last_number += 1
+        issue.number = target.last_number
+        issue.updated_at = _now()
+        target.issues[issue.number] = issue
+        source.transferred[number] = (target.full_name, issue.number)
         return issue
 
     def issues_in(self, repo: str, *, include_pull_requests: bool = False) -> list[FakeIssue]:
@@ -288,7 +311,19 @@ class FakeGitHub(IdentityRoutes, RenderedBodies, ScriptedFaults, LoopbackServer)
 
     def _issue_or_404(self, request: web.Request) -> tuple[FakeRepo, FakeIssue]:
         repo = self._repo_or_404(request)
-        issue = repo.issues.get(int(request.match_info["number"]))
+        number = int(request.match_info["number"])
+        issue = repo.issues.get(number)
+        if number in repo.deleted:
+            raise web.HTTPGone(
+                text='{"message": "This issue was deleted"}', content_type="application/json"
+            )
+        if number in repo.transferred:
+            where, moved_to = repo.transferred[number]
+            raise web.HTTPMovedPermanently(
+                f"{self._base(request)}/repos/{where}/issues/{moved_to}",
+                text='{"message": "Moved Permanently"}',
+                content_type="application/json",
+            )
         if issue is None:
             raise web.HTTPNotFound(text='{"message": "Not Found"}', content_type="application/json")
         return repo, issue

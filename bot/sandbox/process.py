@@ -17,13 +17,7 @@ import aiohttp
 from pydantic import AliasChoices
 
 from bot.sandbox.discord import FakeDiscord
-from bot.settings import (
-    DiscordSettings,
-    GitHubSettings,
-    LLMSettings,
-    Settings,
-    TriageSettings,
-)
+from bot.settings import SECTIONS, Settings
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +40,7 @@ def free_port() -> int:
 def settings_variables() -> set[str]:
     """Every environment variable `Settings` reads."""
     names: set[str] = set()
-    for section in (Settings, DiscordSettings, GitHubSettings, LLMSettings, TriageSettings):
+    for section in (Settings, *SECTIONS.values()):
         for spec in section.model_fields.values():
             alias = spec.validation_alias
             if isinstance(alias, AliasChoices):
@@ -154,7 +148,6 @@ class BotProcess:
                 "-m",
                 "bot",
                 "run",
-                "--no-demo",
                 cwd=str(self.workdir),
                 env=self.env,
                 stdin=asyncio.subprocess.DEVNULL,

@@ -12,13 +12,15 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from pydantic_settings import BaseSettings
 
 from bot.app import BotRuntime, bot_running
 from bot.github import RetryPolicy
 from bot.sandbox.discord import FakeDiscord, FakeUser
 from bot.sandbox.fake_github import FakeGitHub
-from bot.settings import DiscordSettings, GitHubSettings, LLMSettings, Settings, TriageSettings
+from bot.settings import SECTIONS, Settings
 from storage.models import FeedbackItem, ItemStatus
 
 if TYPE_CHECKING:
@@ -61,6 +63,9 @@ def github_credentials(
         "GITHUB_APP_PRIVATE_KEY": private_key,
         "GITHUB_APP_INSTALLATION_ID": str(app.installation_id),
     }
+
+
+S = TypeVar("S", bound=BaseSettings)
 
 
 def sandbox_env(
@@ -109,17 +114,37 @@ def sandbox_env(
     return env
 
 
-def settings_from_env(env: Mapping[str, str]) -> Settings:
-    """`Settings` built from `env` first (then the process environment), ignoring `.env`."""
+def _from_arguments_only(section: type[S]) -> type[S]:
+    """`section`, reading only the values it is given (no environment, no `.env`)."""
+
+    class Isolated(section):  # type: ignore[valid-type,misc]
+        @classmethod
+        def settings_customise_sources(
+            cls, settings_cls: Any, init_settings: Any, *_sources: Any, **_named: Any
+        ) -> tuple[Any, ...]:
+            return (init_settings,)
+
+    Isolated.__name__ = Isolated.__qualname__ = section.__name__
+    return Isolated
+
+
+def settings_from_env(env: Mapping[str, str], *, inherit_environment: bool = True) -> Settings:
+    """`Settings` built from `env`, ignoring `.env`.
+
+    Args:
+        env: The variables to use.
+        inherit_environment: Read variables missing from `env` from the process
+            environment; when False every other setting keeps its default (the demo's
+            world of its own: no CHROMA_URL, HEALTH_PORT or SHARD_IDS from outside).
+    """
     values: dict[str, Any] = dict(env)
-    sections = {
-        "discord": DiscordSettings,
-        "github": GitHubSettings,
-        "llm": LLMSettings,
-        "triage": TriageSettings,
-    }
-    built = {key: cls(_env_file=None, **values) for key, cls in sections.items()}
-    return Settings(_env_file=None, **values, **built)  # type: ignore[call-arg]
+    sections: dict[str, type[BaseSettings]] = dict(SECTIONS)
+    root: type[Settings] = Settings
+    if not inherit_environment:
+        sections = {key: _from_arguments_only(cls) for key, cls in sections.items()}
+        root = _from_arguments_only(Settings)
+    built: dict[str, Any] = {key: cls(_env_file=None, **values) for key, cls in sections.items()}
+    return root(_env_file=None, **values, **built)  # type: ignore[call-arg]
 
 
 @dataclass
@@ -302,6 +327,7 @@ async def sandbox_stack(
     github_retry: RetryPolicy | None = None,
     github_auth: GitHubAuthMode = "token",
     github_token_lifetime: float = 3600.0,
+    inherit_environment: bool = True,
 ) -> AsyncIterator[Sandbox]:
     """Start the fakes and the real bot wired to them; stop everything on exit.
 
@@ -317,6 +343,9 @@ async def sandbox_stack(
         github_retry: Retry policy of the bot's GitHub client (e.g. short backoffs in tests).
         github_auth: A personal token, GitHub App credentials, or an installation token.
         github_token_lifetime: Seconds the fake's installation tokens live.
+
+        inherit_environment: Let the process environment fill settings the sandbox does not
+            set (False for the demo: it never reads CHROMA_URL, HEALTH_PORT and the like).
     """
     await asyncio.to_thread(Path(data_dir).mkdir, parents=True, exist_ok=True)
     async with AsyncExitStack() as stack:
@@ -341,7 +370,7 @@ async def sandbox_stack(
             openai=openai_fake,
             extra_env={**credentials, **(extra_env or {})},
         )
-        settings = settings_from_env(env)
+        settings = settings_from_env(env, inherit_environment=inherit_environment)
         maintainer = discord_fake.add_user(
             "maya-maintainer", roles=[discord_fake.maintainer_role_id]
         )

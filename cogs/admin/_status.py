@@ -34,6 +34,7 @@ STATUS_ORDER = [
     S.EXPIRED,
     S.FAILED,
     S.NOT_ACTIONABLE,
+    S.WITHDRAWN,
 ]
 
 

@@ -32,7 +32,10 @@ OUTCOME_COLOURS: dict[str, int] = {
     ItemStatus.REJECTED: 0x747F8D,
     ItemStatus.EXPIRED: 0x747F8D,
     ItemStatus.FAILED: 0xED4245,
+    ItemStatus.WITHDRAWN: 0x747F8D,
 }
+WITHDRAWN_TEXT = "↩️ Withdrawn by the reporter: they deleted their message. Nothing will be filed."
+TEXTS_REMOVED = "🗑️ Its texts were removed after the retention period."
 KIND_ICONS = {"bug": "🐛", "feature": "✨", "question": "❓"}
 _URL = re.compile(r"^https?://\S+$")
 _BRACKET = re.compile(r"(?<!\\)[\[\]]")
@@ -198,6 +201,8 @@ def review_embed(
         An embed within every Discord limit (title 256, description 4096, field 1024,
         25 fields, 6000 in total); user text is escaped.
     """
+    if item.content_removed_at is not None:
+        return _emptied_embed(item)
     spec = item.spec or {}
     icon = KIND_ICONS.get(item.kind or "", "📝")
     title = truncate(f"{icon} {spec.get('title') or 'Untitled feedback'}", TITLE_LIMIT)
@@ -240,9 +245,22 @@ def review_embed(
     if report:
         quoted = truncate(escape(report), FIELD_VALUE_LIMIT - 2)
         embed.add_field(name="Original feedback", value=quoted, inline=False)
+    if item.edited_text:
+        edited = truncate(escape(item.edited_text), FIELD_VALUE_LIMIT - 2)
+        embed.add_field(name="✏️ Edited by the reporter since", value=edited, inline=False)
     footer = f"Item #{item.id} · engine {item.engine or '?'} · {item.status}"
     embed.set_footer(text=truncate(footer, FOOTER_LIMIT))
     _fit_total(embed)
+    return embed
+
+
+def _emptied_embed(item: FeedbackItem) -> discord.Embed:
+    """A review message whose feedback is gone: withdrawn, or past the retention period."""
+    text = WITHDRAWN_TEXT if item.status == ItemStatus.WITHDRAWN else TEXTS_REMOVED
+    if item.issue_number is not None:
+        text += f"\nGitHub: {_issue_link(item)}"
+    embed = discord.Embed(title=f"Feedback #{item.id}", description=text, colour=colour_for(item))
+    embed.set_footer(text=f"Item #{item.id} · {item.status}")
     return embed
 
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import discord
 
 from agents.text import truncate
+from cogs._handlers import cog_or_apology
 from cogs._modals import text_value
 from cogs.approvals._embeds import best_candidate_number, spec_text
 from storage.models import FeedbackItem, ItemStatus
@@ -92,16 +93,11 @@ class ReviewButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Hand the click to the approvals cog."""
-        client: Any = interaction.client
-        handler: ReviewHandler | None = client.get_cog("Approvals")
-        if handler is None:
-            await interaction.response.send_message(
-                "Reviews are not available right now; try again in a minute.",
-                ephemeral=True,
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
-            return
-        await handler.on_button(interaction, self.action, self.item_id)
+        handler: ReviewHandler | None = await cog_or_apology(
+            interaction, "Approvals", "Reviews are"
+        )
+        if handler is not None:
+            await handler.on_button(interaction, self.action, self.item_id)
 
 
 def review_view(item: FeedbackItem) -> discord.ui.View | None:

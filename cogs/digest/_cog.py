@@ -62,8 +62,14 @@ class DigestCog(commands.Cog, name="Digest"):
 
     async def build(self, guild_id: int, *, since: datetime, until: datetime) -> Digest:
         """The guild's digest for [since, until)."""
+        dedup = self.services.dedup
         return await build_digest(
-            self.repository, self.services.embedder, guild_id=guild_id, since=since, until=until
+            self.repository,
+            self.services.embedder,
+            guild_id=guild_id,
+            since=since,
+            until=until,
+            index=dedup.store if dedup is not None else None,
         )
 
     async def post_due_digests(self) -> int:

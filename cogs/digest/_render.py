@@ -85,6 +85,8 @@ def digest_embed(digest: Digest) -> discord.Embed:
         themes.append(
             f"{rank}. {escape(truncate(theme.title, 80))} — {theme.count} reports ({links})"
         )
+    if digest.themes_partial:
+        themes.append("_Grouped within the time limit: some feedback was left out._")
     embed.add_field(
         name="Recurring themes",
         value=_lines(themes) or "No feedback came in more than once.",

@@ -3,13 +3,10 @@
 Every accepted piece of feedback becomes one `FeedbackItem` (idempotent on its source key, so a
 replayed gateway event never makes a second item) and is handed to the triage runner.
 
-Rate limit: each user may start at most `RATE_LIMIT_ITEMS` triage runs per `RATE_LIMIT_WINDOW`
-(sliding window, per guild and user, kept in memory). Over the limit nothing is dropped: the
-item is still recorded as received and acknowledged, its triage is deferred until the window
-allows it, and the user is told once per window that their feedback is saved and will be
-looked at shortly. The runner holds deferred items (its periodic reconciliation leaves them
-alone); after a restart every received item is resumed, so a deferral is a delay, never a loss.
-Maintainer requests (reaction, context menu) are not rate-limited.
+Rate limit and backlog (`cogs/intake/_pacing.py`): over the per-user limit an item is stored
+and acknowledged, its triage deferred (the start time is stored, so a restart keeps the pace);
+past the user's backlog new messages are not picked up and the user is told once. Maintainer
+requests (reaction, context menu) are not rate-limited.
 
 Praise and chatter get their single light acknowledgement (the not-actionable reaction) from
 the review notifier of the approvals cog when the graph reports the verdict.
@@ -31,25 +28,28 @@ from bot.guild_settings import GuildSettings
 from cogs._checks import is_maintainer
 from cogs._modals import modal_custom_id, submitted_values
 from cogs.intake._details import DetailsConversation
+from cogs.intake._messages import (
+    BACKLOG_FULL,
+    NO_SUBSTANCE,
+    NONE,
+    NOT_MAINTAINER,
+    SEND_TO_TRIAGE,
+    SLOW_DOWN,
+    emoji_matches,
+    ignored_author,
+    item_from_message,
+)
 from cogs.intake._modal import FeedbackForm, FeedbackModal, feedback_form, feedback_modal_origin
-from cogs.intake._ratelimit import Admission, TriageRateLimiter
+from cogs.intake._pacing import TriagePacing
+from cogs.intake._ratelimit import Admission
 from storage.models import FeedbackItem, FeedbackItemBase, ItemStatus, SourceKind
+from storage.pacing import PacingRepository
 
 if TYPE_CHECKING:
     from bot.client import IterateSwarmBot
 
 log = logging.getLogger(__name__)
 
-NONE = discord.AllowedMentions.none()
-SEND_TO_TRIAGE = "Send to triage"
-NO_SUBSTANCE = (
-    "I can only pass on feedback written in words. Could you describe what happened "
-    "or what you would like, in a sentence or two?"
-)
-SLOW_DOWN = "You're sending feedback quickly; it's saved and will be looked at shortly."
-NOT_MAINTAINER = (
-    "Only maintainers can send messages to triage. To send your own feedback, use /feedback."
-)
 _REMEMBERED_MESSAGES = 2048
 
 
@@ -57,22 +57,9 @@ _REMEMBERED_MESSAGES = 2048
 class Intake:
     """Outcome of recording one piece of feedback."""
 
-    item: FeedbackItem
+    item: FeedbackItem | None
     created: bool
     admission: Admission | None = None
-
-
-def _emoji_matches(emoji: discord.PartialEmoji, configured: str) -> bool:
-    """Whether a reaction is the configured emoji (unicode, `name:id` or `<:name:id>`)."""
-    configured = configured.strip()
-    if emoji.id is None:
-        return emoji.name == configured
-    bare = configured.removeprefix("<").removesuffix(">").removeprefix("a:").removeprefix(":")
-    return bare in (f"{emoji.name}:{emoji.id}", str(emoji.id)) or configured == str(emoji)
-
-
-def _ignored_author(message: discord.Message) -> bool:
-    return message.author.bot or message.webhook_id is not None or message.author.system
 
 
 class IntakeCog(commands.Cog):
@@ -82,8 +69,13 @@ class IntakeCog(commands.Cog):
         self.bot = bot
         self.services = bot.services
         limits = self.services.settings.discord
-        self.limiter = TriageRateLimiter(
-            limit=limits.rate_limit_items, window=limits.rate_limit_window.total_seconds()
+        self.pacing = TriagePacing(
+            items=self.services.items,
+            pacing=PacingRepository(self.services.db),
+            runner=self.services.runner,
+            limit=limits.rate_limit_items,
+            window=limits.rate_limit_window,
+            backlog=limits.rate_limit_backlog,
         )
         self._explained: OrderedDict[int, None] = OrderedDict()
         self._thread_parents: dict[int, int | None] = {}
@@ -94,9 +86,10 @@ class IntakeCog(commands.Cog):
         self.send_to_triage_menu.guild_only = True
 
     async def cog_load(self) -> None:
-        """Register the message context-menu command and the details conversation."""
+        """Register the menu command and the details conversation; re-plan deferred triage."""
         self.services.notifier.register(self.details)
         self.bot.tree.add_command(self.send_to_triage_menu)
+        await self.pacing.restore()
 
     async def cog_unload(self) -> None:
         """Unregister the context menu and the details conversation."""
@@ -124,16 +117,23 @@ class IntakeCog(commands.Cog):
             rate_limited: Whether the author's rate limit applies.
 
         Returns:
-            The stored item, whether it is new, and the rate-limit admission for new items.
+            The stored item (None when the author's backlog is full), whether it is new,
+            and the rate-limit admission.
         """
+        key = (base.guild_id, base.author_id)
+        admission = self.pacing.admit(key) if rate_limited else Admission(0.0, notify=False)
+        if admission.refused:
+            return Intake(item=None, created=False, admission=admission)
         item, created = await self.services.items.create(
-            item=base, actor=actor, requested_by=requested_by
+            item=base,
+            actor=actor,
+            requested_by=requested_by,
+            triage_after=self.pacing.deferred_until(admission),
         )
         if not created or item.id is None:
+            if rate_limited:
+                self.pacing.release(key, admission)
             return Intake(item=item, created=False)
-        admission = Admission(delay=0.0, notify=False)
-        if rate_limited:
-            admission = self.limiter.admit((base.guild_id, base.author_id))
         self._start_triage(item.id, admission.delay)
         return Intake(item=item, created=True, admission=admission)
 
@@ -145,6 +145,8 @@ class IntakeCog(commands.Cog):
     async def retriage(self, item: FeedbackItem, *, maintainer: str) -> FeedbackItem | None:
         """Send a not-actionable item back to triage, forced actionable; None if it moved on."""
         assert item.id is not None
+        if item.content_removed_at is not None:
+            return None  # its text is gone (retention)
         moved = await self.services.items.transition(
             item_id=item.id,
             to=ItemStatus.RECEIVED,
@@ -181,7 +183,7 @@ class IntakeCog(commands.Cog):
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         """Record messages posted in the guild's feedback channels and their threads."""
-        if message.guild is None or _ignored_author(message):
+        if message.guild is None or ignored_author(message):
             return
         if message.type not in (discord.MessageType.default, discord.MessageType.reply):
             return
@@ -199,8 +201,12 @@ class IntakeCog(commands.Cog):
             await self._explain_once(message)
             return
         intake = await self.record(
-            self._from_message(message, SourceKind.CHANNEL), actor=message.author.name
+            item_from_message(message, SourceKind.CHANNEL), actor=message.author.name
         )
+        if intake.item is None:
+            if intake.admission is not None and intake.admission.notify_full:
+                await self._reply(message, self._backlog_full(message.guild.id, message.author))
+            return
         if not intake.created:
             log.info("message %s already recorded as item %s", message.id, intake.item.id)
             return
@@ -208,18 +214,8 @@ class IntakeCog(commands.Cog):
         if intake.admission is not None and intake.admission.notify:
             await self._reply(message, SLOW_DOWN)
 
-    def _from_message(self, message: discord.Message, kind: SourceKind) -> FeedbackItemBase:
-        return FeedbackItemBase(
-            source_kind=kind,
-            source_key=f"message:{message.id}",
-            guild_id=message.guild.id if message.guild else None,
-            channel_id=message.channel.id,
-            message_id=message.id,
-            author_id=message.author.id,
-            author_name=message.author.display_name[:200],
-            jump_url=message.jump_url,
-            raw_text=message.content,
-        )
+    def _backlog_full(self, guild_id: int | None, author: discord.abc.User) -> str:
+        return BACKLOG_FULL.format(waiting=self.pacing.waiting((guild_id, author.id)))
 
     async def _explain_once(self, message: discord.Message) -> None:
         if message.id in self._explained:
@@ -227,7 +223,9 @@ class IntakeCog(commands.Cog):
         self._explained[message.id] = None
         while len(self._explained) > _REMEMBERED_MESSAGES:
             self._explained.popitem(last=False)
-        await self._reply(message, NO_SUBSTANCE)
+        guild_id = message.guild.id if message.guild else None
+        if self.pacing.may_reply((guild_id, message.author.id)):
+            await self._reply(message, NO_SUBSTANCE)
 
     # -- /feedback ------------------------------------------------------------------------
 
@@ -277,6 +275,11 @@ class IntakeCog(commands.Cog):
             kind_hint=form.kind,
         )
         intake = await self.record(base, actor=user.name)
+        if intake.item is None:
+            kept = discord.utils.escape_markdown(form.text)[:1200]
+            full = self._backlog_full(interaction.guild_id, user)
+            await self._followup(interaction, f"{full}\nWhat you wrote, to send later:\n{kept}")
+            return
         lines = [f"Thanks! Your feedback is saved as item #{intake.item.id}."]
         if intake.admission is not None and intake.admission.notify:
             lines.append(SLOW_DOWN)
@@ -311,7 +314,7 @@ class IntakeCog(commands.Cog):
         if self.bot.user is not None and payload.user_id == self.bot.user.id:
             return
         settings = await self.services.guild_settings.resolve(payload.guild_id)
-        if not _emoji_matches(payload.emoji, settings.triage_emoji):
+        if not emoji_matches(payload.emoji, settings.triage_emoji):
             return
         if not is_maintainer(payload.member, settings):
             log.info("ignoring triage reaction by non-maintainer %s", payload.user_id)
@@ -340,7 +343,7 @@ class IntakeCog(commands.Cog):
         settings: GuildSettings,
     ) -> str:
         """Record or re-triage the message; returns what to tell the maintainer."""
-        if _ignored_author(message):
+        if ignored_author(message):
             return "Messages from bots and webhooks are not feedback."
         if not has_substance(message.content):
             return "That message has no text to triage."
@@ -348,12 +351,13 @@ class IntakeCog(commands.Cog):
         if existing is not None:
             return await self._existing(existing, maintainer=maintainer)
         intake = await self.record(
-            self._from_message(message, kind),
+            item_from_message(message, kind),
             actor=maintainer,
             requested_by=maintainer,
             rate_limited=False,
         )
-        if not intake.created:
+        if not intake.created or intake.item is None:
+            assert intake.item is not None, "maintainer requests are never refused"
             return await self._existing(intake.item, maintainer=maintainer)
         await self._react(message, settings.ack_emoji)
         return f"Sent to triage as item #{intake.item.id}."

@@ -1,8 +1,9 @@
-"""`python -m bot` without a token runs the local demo end to end and exits 0."""
+"""The local demo (`make run` without a token) runs end to end in a world of its own."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from pathlib import Path
 
@@ -13,16 +14,37 @@ from bot.sandbox.process import child_environment
 pytestmark = pytest.mark.slow
 
 
-async def test_no_token_runs_the_demo_to_the_end(tmp_path: Path) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        cwd=tmp_path,
-        env=child_environment({"LOG_FORMAT": "console"}),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+async def test_make_run_without_a_token_runs_the_demo_in_a_world_of_its_own(
+    tmp_path: Path,
+) -> None:
+    # An operator's production settings must not reach the demo: the health port is taken,
+    # the chromadb server and the database do not answer, the shard filter owns nothing.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        hostile = {
+            "LOG_FORMAT": "console",
+            "HEALTH_PORT": str(taken.getsockname()[1]),
+            "CHROMA_URL": "http://127.0.0.1:9",
+            "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/production",
+            "SHARD_COUNT": "2",
+            "SHARD_IDS": "1",
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            "--demo-without-token",
+            cwd=tmp_path,
+            env=child_environment(hostile),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        await _finished_demo(process, tmp_path)
+
+
+async def _finished_demo(process: asyncio.subprocess.Process, tmp_path: Path) -> None:
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), 240)
     except TimeoutError:

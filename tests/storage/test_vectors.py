@@ -101,6 +101,17 @@ def test_repositories_are_kept_apart(store: VectorStore) -> None:
     assert store.repositories_sync() == ["a/one", "a/two"]
 
 
+def test_stored_vectors_are_read_back_for_the_ids_that_exist(store: VectorStore) -> None:
+    vectors = np.eye(3, 384, dtype=np.float32)
+    store.upsert_sync(REPO, DOCS, vectors)
+    ids, found = store.vectors_sync(REPO, ["feedback:7", "issue:9", "issue:1"])
+    assert sorted(ids) == ["feedback:7", "issue:1"]
+    by_id = dict(zip(ids, found, strict=True))
+    np.testing.assert_allclose(by_id["issue:1"], vectors[0], atol=1e-6)
+    np.testing.assert_allclose(by_id["feedback:7"], vectors[2], atol=1e-6)
+    assert store.vectors_sync("nobody/here", ["issue:1"])[0] == []
+
+
 def test_embeddings_must_match_documents(store: VectorStore) -> None:
     with pytest.raises(ValueError, match="one embedding per document"):
         store.upsert_sync(REPO, DOCS, np.zeros((1, 384), dtype=np.float32))

@@ -73,6 +73,8 @@ class FakeDiscord(UserActions, RecordQueries, LoopbackServer):
         self.token = token
         self.bot_user = bot_user
         self.owner = self._new_user("guild-owner", user_id=None)
+        #: Roles the bot had in each guild an admin removed it from (for `add_bot_back`).
+        self._removed_bot_roles: dict[int, list[int]] = {}
         self.host = host
         self._port = port
         self._runner: web.AppRunner | None = None
@@ -288,6 +290,22 @@ class FakeDiscord(UserActions, RecordQueries, LoopbackServer):
         guild = self._guild(guild_id)
         event = member_payload(guild, user) | {"guild_id": str(guild.id)}
         await self.hub.dispatch("GUILD_MEMBER_ADD", event, guild_id=guild.id)
+
+    async def remove_bot(self, guild_id: int | None = None) -> None:
+        """A server admin removes the bot: GUILD_DELETE now, no GUILD_CREATE on IDENTIFY."""
+        guild = self._guild(guild_id)
+        self._removed_bot_roles[guild.id] = guild.members.pop(self.bot_user.id, [])
+        self.state.changed()
+        await self.hub.dispatch("GUILD_DELETE", {"id": str(guild.id)}, guild_id=guild.id)
+
+    async def add_bot_back(self, guild_id: int | None = None) -> None:
+        """The bot is added to the guild again: GUILD_CREATE (a guild join for the client)."""
+        guild = self._guild(guild_id)
+        guild.members[self.bot_user.id] = self._removed_bot_roles.pop(guild.id, [])
+        self.state.changed()
+        payload = guild_create_payload(guild, self.state.guild_channels(guild), self.state.users)
+        payload.pop("unavailable", None)  # a join, not a guild back from an outage
+        await self.hub.dispatch("GUILD_CREATE", payload, guild_id=guild.id)
 
     def block_dms(self, user: FakeUser) -> None:
         """Make DMs to `user` fail with 403 / 50007 like a user with closed DMs."""

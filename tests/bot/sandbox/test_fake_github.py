@@ -189,3 +189,24 @@ async def test_delay_applies_the_write_before_answering(fake: FakeGitHub) -> Non
         await gh.rest.issues.async_create("acme", "widgets", title="slow")
     assert isinstance(caught.value.exc, httpx.TimeoutException)
     assert [i.title for i in fake.issues_in(REPO)] == ["slow"]
+
+
+async def test_deleted_and_transferred_issues_leave_the_repository(fake: FakeGitHub) -> None:
+    gh = kit(fake)
+    for n in range(1, 5):
+        fake.add_issue(REPO, title=f"issue {n}")
+    fake.delete_issue(REPO, 2)
+    moved = fake.transfer_issue(REPO, 3, "acme/other")
+    listed = (await gh.rest.issues.async_list_for_repo("acme", "widgets", state="all")).parsed_data
+    assert sorted(i.number for i in listed) == [1, 4]
+    with pytest.raises(RequestFailed) as gone:
+        await gh.rest.issues.async_get("acme", "widgets", 2)
+    assert gone.value.response.status_code == 410
+    assert (await gh.rest.issues.async_get("acme", "other", moved.number)).parsed_data.title == (
+        "issue 3"
+    )
+    async with httpx.AsyncClient(headers={"Authorization": f"token {fake.token}"}) as http:
+        raw = await http.get(f"{fake.url}/repos/{REPO}/issues/3", follow_redirects=False)
+    assert raw.status_code == 301
+    assert raw.headers["Location"].endswith(f"/repos/acme/other/issues/{moved.number}")
+    assert fake.add_issue(REPO, title="next").number == 5, "numbers are never reused"

@@ -6,13 +6,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from sqlalchemy import insert
 
+from agents.dedup.documents import feedback_document
 from bot.sandbox.discord import FakeUser
 from bot.sandbox.stack import Sandbox, sandbox_stack
 from cogs.digest._cog import NOT_MAINTAINER
 from storage.embeddings import Embedder
-from storage.models import FeedbackItem, ItemStatus
+from storage.items import text_hash
+from storage.models import FeedbackItem, ItemStatus, utcnow
 
 WAIT = 30.0
 EXPORT_CRASHES = (
@@ -141,3 +145,96 @@ async def test_scheduled_digest_lands_in_the_review_channel(
         items = await sb.services.items.list_by_status(list(ItemStatus))
         assert len(items) == 1, "the digest never becomes feedback"
         sb.discord.assert_never_pinged()
+
+
+OTHER_TOPICS = (
+    "Please add a dark mode to the dashboard.",
+    "How do I invite a teammate to my workspace?",
+    "The password reset email never arrives.",
+    "Support two-factor authentication with hardware keys.",
+    "Notifications on Android come in twice.",
+    "The search results ignore accented letters.",
+    "Allow exporting reports as PDF files.",
+    "The calendar shows the wrong time zone after travel.",
+    "Uploading a large video stalls at 99 percent.",
+    "Add keyboard shortcuts for switching between projects.",
+)
+CROWD = 10_000
+EXPORT_SHARE = 4_000
+
+
+async def _flood_of_filed_items(sb: Sandbox, embedder: Embedder) -> None:
+    """10,000 filed items of this month, indexed as triage indexes them (stored vectors)."""
+    texts = [*EXPORT_CRASHES, *OTHER_TOPICS]
+    vectors = embedder.encode(texts)
+    now, guild = utcnow(), sb.discord.guild_id
+    rows, documents, embeddings = [], [], []
+    for n in range(CROWD):
+        pick = n % len(EXPORT_CRASHES) if n < EXPORT_SHARE else 3 + n % len(OTHER_TOPICS)
+        text = f"{texts[pick]} (report {n})"
+        rows.append(
+            {
+                "source_kind": "channel",
+                "source_key": f"flood:{n}",
+                "guild_id": guild,
+                "channel_id": sb.discord.feedback_channel_id,
+                "author_id": 10_000 + n,
+                "author_name": f"member {n}",
+                "raw_text": text,
+                "text_hash": text_hash(text),
+                "status": ItemStatus.FILED,
+                "kind": "bug",
+                "severity": "medium",
+                "actionable": True,
+                "flow_done": True,
+                "repo": sb.repo,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    await sb.services.db.write(lambda conn: conn.execute(insert(FeedbackItem), rows))
+    stored = await sb.services.items.list_by_status([ItemStatus.FILED])
+    for item in stored:
+        n = int(item.source_key.split(":")[1])
+        pick = n % len(EXPORT_CRASHES) if n < EXPORT_SHARE else 3 + n % len(OTHER_TOPICS)
+        documents.append(feedback_document(item_id=item.id or 0, text=item.raw_text))
+        embeddings.append(vectors[pick])
+    assert sb.services.dedup is not None
+    for start in range(0, len(documents), 2000):  # each call well within the store's timeout
+        chunk = slice(start, start + 2000)
+        await sb.services.dedup.store.upsert(
+            sb.repo, documents[chunk], np.vstack(embeddings[chunk])
+        )
+
+
+async def test_digest_over_ten_thousand_items_answers_within_discords_limits(
+    tmp_path: Path, embedder: Embedder, db_url: str
+) -> None:
+    async with sandbox_stack(
+        data_dir=tmp_path / "data", database_url=db_url, model=embedder.model
+    ) as sb:
+        await _flood_of_filed_items(sb, embedder)
+        answer = await _digest(sb, sb.maintainer)
+        (embed,) = answer.embeds
+        fields = _fields(embed)
+        assert f"New feedback: {CROWD}" in fields
+        assert f"bug: {CROWD}" in fields[f"New feedback: {CROWD}"]
+        themes = fields["Recurring themes"].splitlines()
+        assert f"{EXPORT_SHARE} reports" in themes[0]
+        assert len(themes) == 5
+        assert all(len(value) <= 1024 for value in fields.values())
+        total = len(embed.get("title", "")) + len(embed.get("description", ""))
+        total += sum(len(name) + len(value) for name, value in fields.items())
+        assert total <= 6000
+
+
+def test_a_digest_cut_short_by_its_time_cap_says_so() -> None:
+    from datetime import UTC, datetime
+
+    from cogs.digest._build import Digest
+    from cogs.digest._render import digest_embed
+
+    now = datetime.now(UTC)
+    embed = digest_embed(Digest(guild_id=1, since=now, until=now, themes_partial=True))
+    themes = next(f for f in embed.fields if f.name == "Recurring themes")
+    assert "time limit" in (themes.value or "")

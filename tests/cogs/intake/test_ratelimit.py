@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cogs.intake._ratelimit import TriageRateLimiter
+from cogs.intake._ratelimit import ReplyBudget, TriageRateLimiter
 
 
 class ManualClock:
@@ -87,3 +87,48 @@ def test_rejects_nonsense_limits() -> None:
         TriageRateLimiter(limit=0, window=10)
     with pytest.raises(ValueError, match="window"):
         TriageRateLimiter(limit=1, window=0)
+
+
+def test_past_the_backlog_new_items_are_refused_and_the_user_told_once() -> None:
+    clock = ManualClock()
+    limiter = TriageRateLimiter(limit=2, window=60, backlog=3, clock=clock)
+    admissions = [limiter.admit("u") for _ in range(8)]
+    assert [a.deferred for a in admissions] == [False, False, True, True, True, False, False, False]
+    assert [a.refused for a in admissions] == [False] * 5 + [True] * 3
+    assert [a.notify_full for a in admissions] == [False] * 5 + [True, False, False]
+    assert limiter.waiting("u") == 3
+    assert not limiter.admit("someone else").refused
+    clock.now += 61  # the first two deferred items have started: there is room again
+    assert limiter.waiting("u") == 1
+    assert [limiter.admit("u").refused for _ in range(2)] == [False, False]
+    again = limiter.admit("u")
+    assert again.refused and again.notify_full, "told again: a new episode"
+
+
+def test_a_reservation_released_frees_its_start() -> None:
+    clock = ManualClock()
+    limiter = TriageRateLimiter(limit=1, window=60, clock=clock)
+    first = limiter.admit("u")
+    limiter.release("u", first)
+    assert limiter.admit("u").delay == 0
+
+
+def test_after_a_restart_known_starts_are_restored_and_waiting_items_paced() -> None:
+    clock = ManualClock()
+    limiter = TriageRateLimiter(limit=2, window=60, backlog=10, clock=clock)
+    limiter.started("u", clock.now - 50)  # two starts before the restart, in the window
+    limiter.started("u", clock.now - 10)
+    overdue = [limiter.resume("u", not_before=clock.now - 5) for _ in range(3)]
+    assert [a.delay for a in overdue] == [pytest.approx(10), pytest.approx(50), pytest.approx(70)]
+    later = limiter.resume("u", not_before=clock.now + 500)
+    assert later.delay == pytest.approx(500), "never earlier than planned"
+    assert limiter.waiting("u") == 4
+
+
+def test_replies_to_unusable_messages_are_limited_per_user_and_window() -> None:
+    clock = ManualClock()
+    budget = ReplyBudget(limit=1, window=60, clock=clock)
+    assert [budget.allow("u") for _ in range(3)] == [True, False, False]
+    assert budget.allow("v")
+    clock.now += 60
+    assert budget.allow("u")
