@@ -284,8 +284,8 @@ class GatewayHub:
         return count
 
     def _wants(self, session: GatewaySession, event: str, guild_id: int | None) -> bool:
-        if not self.state.bot_is_in(guild_id):
-            return False
+        if event != "GUILD_DELETE" and not self.state.bot_is_in(guild_id):
+            return False  # GUILD_DELETE is how a bot hears it is no longer in a guild
         needed = (GUILD_INTENT if guild_id is not None else DM_INTENT).get(event)
         return needed is None or bool(session.intents & needed)
 
