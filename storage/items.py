@@ -23,6 +23,7 @@ from storage.models import (
     ItemStatus,
     utcnow,
 )
+from storage.outbox import Owed, add_owed
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ def _move(
     actor: str,
     details: dict[str, Any] | None,
     fields: dict[str, Any],
+    owes: Sequence[Owed] = (),
 ) -> Any:
     """One compare-and-set attempt with its audit row: the moved item, None, or `_RACED`.
 
@@ -103,6 +105,7 @@ def _move(
             details=details,
         )
     )
+    add_owed(conn, item_id=item_id, guild_id=moved.guild_id, owed=owes)
     return _item(moved)
 
 
@@ -194,13 +197,14 @@ class ItemRepository:
         actor: str,
         expected: Iterable[ItemStatus] | None = None,
         details: dict[str, Any] | None = None,
+        owes: Sequence[Owed] = (),
         **fields: Any,
     ) -> FeedbackItem | None:
         """Move the item to `to` if its current status allows it; None if it does not.
 
         The update is conditional on the status it moves from (read and locked first, on
         PostgreSQL, when several are allowed), so of two racing callers exactly one wins; the
-        audit row is written in the same transaction.
+        audit row and the outbox rows the move `owes` are written in the same transaction.
         """
         sources = _sources_for(to)
         if not sources:
@@ -219,14 +223,21 @@ class ItemRepository:
                     actor=actor,
                     details=details,
                     fields=fields,
+                    owes=owes,
                 )
             )
             if outcome is not _RACED:
                 return cast("FeedbackItem | None", outcome)
         return None
 
-    async def update_fields(self, *, item_id: int, **fields: Any) -> FeedbackItem | None:
-        """Set fields that are not the status (triage results, message ids)."""
+    async def update_fields(
+        self, *, item_id: int, owes: Sequence[Owed] = (), **fields: Any
+    ) -> FeedbackItem | None:
+        """Set fields that are not the status (triage results, message ids).
+
+        The outbox rows the change `owes` (finishing the flow) are written in the same
+        transaction.
+        """
         if "status" in fields:
             raise ValueError("use transition() to change the status")
         if not 0 < item_id <= MAX_ITEM_ID:
@@ -237,7 +248,14 @@ class ItemRepository:
             .values(updated_at=utcnow(), **fields)
             .returning(*_ITEM_COLUMNS)
         )
-        row = await self.db.write(lambda conn: conn.execute(stmt).one_or_none())
+
+        def work(conn: Connection) -> Row[Any] | None:
+            row = conn.execute(stmt).one_or_none()
+            if row is not None:
+                add_owed(conn, item_id=item_id, guild_id=row.guild_id, owed=owes)
+            return row
+
+        row = await self.db.write(work)
         return None if row is None else _item(row)
 
     async def replace_text(self, *, item_id: int, text: str) -> bool:

@@ -244,3 +244,25 @@ class LLMMethod(SQLModel, table=True):
     model: str = Field(sa_column=Column(Text, nullable=False))
     method: str = Field(max_length=20)
     updated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """Something owed to Discord or GitHub once an item is finished, until it is delivered.
+
+    Written in the transaction that finishes the item (`storage.outbox`); delivered by
+    `cogs/approvals/_outbox.py`. `sent_at` is set when delivered or given up (then
+    `last_error` says why).
+    """
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="feedback_items.id", index=True)
+    guild_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    kind: str = Field(max_length=30)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    next_attempt_at: datetime = _ts(nullable=False, default=utcnow)
+    sent_at: datetime | None = _ts(nullable=True, index=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
