@@ -226,6 +226,7 @@ def _personal_data(services: Services, checkpointer: Any) -> PersonalData:
     from bot.personal_data import PersonalData
     from storage.guild_departures import GuildDepartureRepository
     from storage.item_privacy import ItemPrivacyRepository
+    from storage.outbox import OutboxRepository
 
     stores: list[Any] = [ThreadCheckpoints(checkpointer)]
     if services.dedup is not None:
@@ -234,6 +235,7 @@ def _personal_data(services: Services, checkpointer: Any) -> PersonalData:
         ExampleRepository(services.db),
         services.guild_configs,
         GuildDepartureRepository(services.db),
+        OutboxRepository(services.db),
     ]
     return PersonalData(
         items=services.items,

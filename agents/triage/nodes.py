@@ -22,6 +22,7 @@ from agents.triage.render import duplicate_comment, issue_body
 from agents.triage.state import Decision, Policy, TriageState
 from bot.log import item_context
 from storage.models import FeedbackItem, ItemStatus
+from storage.outbox import DUPLICATE_COMMENT, Owed, owed_on
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,7 @@ async def dismiss(state: TriageState, runtime: Runtime[TriageContext]) -> dict[s
         expected=[ItemStatus.TRIAGING],
         **_verdict_fields(state),
         flow_done=True,
+        owes=owed_on("not_actionable"),
     )
     await ctx.notifier.item_changed(state.item_id, "not_actionable")
     return {"outcome": ItemStatus.NOT_ACTIONABLE.value}
@@ -312,6 +314,7 @@ async def file_issue(state: TriageState, runtime: Runtime[TriageContext]) -> dic
         issue_url=issue.url,
         issue_state="open",
         flow_done=True,
+        owes=owed_on("filed"),
     )
     if ctx.dedup is not None:
         try:
@@ -343,11 +346,18 @@ async def _filing_failed(ctx: TriageContext, state: TriageState, reason: str) ->
 
 @audited
 async def mark_duplicate(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
-    """Link the item to the existing issue and, if configured, comment there."""
+    """Link the item to the existing issue and, if configured, comment there.
+
+    The comment and the Discord messages are owed in the outbox, written with `flow_done`.
+    """
     ctx = runtime.context
     decision = Decision.model_validate(state.decision)
     item = await ctx.items.get(state.item_id)
     repo = (item.repo if item else None) or _policy(state).repo
+    if item is None or item.flow_done:
+        await ctx.notifier.item_changed(state.item_id, "duplicate")
+        return {"outcome": ItemStatus.DUPLICATE.value}
+    owes = owed_on("duplicate")
     if (
         ctx.filer is not None
         and repo
@@ -358,27 +368,16 @@ async def mark_duplicate(state: TriageState, runtime: Runtime[TriageContext]) ->
             e for e in await ctx.items.events(state.item_id) if e.action == "duplicate_comment"
         ]
         reporters = await _reporters_of(ctx, repo, decision.issue_number)
-        if not already and item is not None and not _reported_before(item, reporters):
-            try:
-                await ctx.filer.comment(
-                    repo=repo,
-                    number=decision.issue_number,
-                    body=duplicate_comment(
-                        item_id=state.item_id,
-                        report=state.text,
-                        reporter=item.author_name,
-                        reporters=len({_author_key(i) for i in reporters}),
-                    ),
-                )
-                await ctx.items.record_event(
-                    item_id=state.item_id,
-                    actor="graph",
-                    action="duplicate_comment",
-                    details={"issue": decision.issue_number},
-                )
-            except Exception:
-                log.warning("could not comment on #%s", decision.issue_number, exc_info=True)
-    await ctx.items.update_fields(item_id=state.item_id, flow_done=True)
+        if not already and not _reported_before(item, reporters):
+            body = duplicate_comment(
+                item_id=state.item_id,
+                report=state.text,
+                reporter=item.author_name,
+                reporters=len({_author_key(i) for i in reporters}),
+            )
+            comment = {"repo": repo, "issue": decision.issue_number, "body": body}
+            owes = (Owed(DUPLICATE_COMMENT, comment), *owes)
+    await ctx.items.update_fields(item_id=state.item_id, flow_done=True, owes=owes)
     await ctx.notifier.item_changed(state.item_id, "duplicate")
     return {"outcome": ItemStatus.DUPLICATE.value}
 
@@ -414,6 +413,10 @@ async def close_item(state: TriageState, runtime: Runtime[TriageContext]) -> dic
     ctx = runtime.context
     decision = Decision.model_validate(state.decision)
     event = "rejected" if decision.action == "reject" else "expired"
+    item = await ctx.items.get(state.item_id)
+    if item is None or item.flow_done:
+        await ctx.notifier.item_changed(state.item_id, event)
+        return {"outcome": event}
     if event == "rejected":
         await remember(
             ctx,
@@ -424,6 +427,6 @@ async def close_item(state: TriageState, runtime: Runtime[TriageContext]) -> dic
             spec=state.spec,
             rejected=True,
         )
-    await ctx.items.update_fields(item_id=state.item_id, flow_done=True)
+    await ctx.items.update_fields(item_id=state.item_id, flow_done=True, owes=owed_on(event))
     await ctx.notifier.item_changed(state.item_id, event)
     return {"outcome": event}

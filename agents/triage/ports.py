@@ -56,6 +56,10 @@ class IssueFiler(Protocol):
         """Add a comment to an issue."""
         ...
 
+    async def has_comment_with(self, *, repo: str, number: int, text: str) -> bool:
+        """Whether a comment on the issue contains `text` (an item's marker)."""
+        ...
+
     async def list_labels(self, *, repo: str) -> list[str]:
         """Names of the repository's labels."""
         ...

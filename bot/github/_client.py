@@ -248,6 +248,28 @@ class GitHubClient(GitHubBase):
             lambda: self._github.rest.issues.async_create_comment(owner, name, number, body=body),
         )
 
+    async def has_comment_with(self, *, repo: str, number: int, text: str) -> bool:
+        """Whether a comment on the issue contains `text` (e.g. an item's marker)."""
+        owner, name = split_repo(repo)
+        page = 1
+        while True:
+            response = await self._call(
+                f"GET /repos/{owner}/{name}/issues/{number}/comments",
+                functools.partial(
+                    self._github.rest.issues.async_list_comments,
+                    owner,
+                    name,
+                    number,
+                    per_page=PER_PAGE,
+                    page=page,
+                ),
+            )
+            if any(text in (c.body or "") for c in parsed_items(response)):
+                return True
+            if not has_next_page(response):
+                return False
+            page += 1
+
     async def list_labels(self, *, repo: str) -> list[str]:
         """Names of every label of the repository."""
         owner, name = split_repo(repo)

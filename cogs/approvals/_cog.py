@@ -16,6 +16,7 @@ from bot.notify import sync_listeners
 from cogs._checks import actor_of, is_maintainer
 from cogs._modals import modal_custom_id, submitted_values
 from cogs.approvals._notify import ReviewNotifier
+from cogs.approvals._outbox import DELIVER_EVERY
 from cogs.approvals._updates import IssueUpdateNotifier
 from cogs.approvals._views import (
     CUSTOM_ID_PREFIX,
@@ -288,7 +289,16 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
 
     @commands.Cog.listener()
     async def on_iterateswarm_ready(self) -> None:
-        """Post again the review messages that were never posted or were deleted."""
+        """Deliver what finished items still owe, then post again the review messages that
+        were never posted or were deleted; deliver what becomes due from then on."""
+        outbox = self.notifier.outbox
+        scheduler = self.notifier.scheduler
+        if scheduler is not None:
+            scheduler.every("outbox", DELIVER_EVERY, outbox.deliver_due)
+        try:
+            await outbox.deliver_due(everything=True)
+        except Exception:
+            log.exception("could not deliver the outbox")
         try:
             await self.notifier.recover()
         except Exception:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from agents.triage.ports import ItemEvent
-from cogs.approvals._embeds import reporter_message, review_embed
+from cogs.approvals._embeds import review_embed
+from cogs.approvals._outbox import OutboxDelivery
 from cogs.approvals._reporters import count_reporters
 from cogs.approvals._views import review_view
 from storage.models import FeedbackItem, ItemStatus
@@ -25,7 +26,8 @@ log = logging.getLogger(__name__)
 
 NO_PINGS = discord.AllowedMentions.none()
 FINAL_EVENTS = frozenset({"filed", "rejected", "duplicate", "expired", "failed"})
-REPORTER_EVENTS = frozenset({"filed", "rejected", "duplicate"})
+#: Events that finish an item: what they owe Discord is in the outbox.
+OUTBOX_EVENTS = frozenset({"filed", "rejected", "duplicate", "expired", "not_actionable"})
 WAITING_STATUSES = frozenset({ItemStatus.AWAITING_REVIEW, ItemStatus.FAILED})
 
 
@@ -35,6 +37,7 @@ class ReviewNotifier:
     def __init__(self, bot: IterateSwarmBot) -> None:
         self.bot = bot
         self._locks: dict[int, asyncio.Lock] = {}
+        self.outbox = OutboxDelivery(self)
 
     @property
     def services(self) -> Services:
@@ -61,8 +64,9 @@ class ReviewNotifier:
             if self.scheduler is not None and refreshed is not None:
                 self.scheduler.schedule_review(refreshed)
             return
-        if event == "not_actionable":
-            await self._mark_not_actionable(item)
+        if event in OUTBOX_EVENTS:
+            # What a finished item owes Discord was written with its final status.
+            await self.outbox.deliver_item(item_id)
             return
         if event in FINAL_EVENTS:
             if self.scheduler is not None:
@@ -73,8 +77,6 @@ class ReviewNotifier:
                 log.warning(
                     "could not update the review message of item %s", item_id, exc_info=True
                 )
-            if event in REPORTER_EVENTS:
-                await self.tell_reporter(item_id, event)
 
     # -- review message -----------------------------------------------------------------
 
@@ -188,32 +190,15 @@ class ReviewNotifier:
 
     # -- reporter -------------------------------------------------------------------------
 
-    async def tell_reporter(self, item_id: int, event: str) -> bool:
-        """Tell the reporter the outcome once (recorded in the audit trail); True if sent."""
-        item = await self.services.items.get(item_id)
-        if item is None or item.id is None:
-            return False
-        settings = await self._settings(item)
-        text = reporter_message(item, event)
-        if not settings.notify_reporter or text is None:
-            return False
-        action = f"reporter_notified:{event}"
-        async with self.lock(item_id):
-            if any(e.action == action for e in await self.services.items.events(item_id)):
-                return False
-            where = await self.send_to_reporter(item, text)
-            if where is None:
-                return False
-            await self.services.items.record_event(
-                item_id=item_id, actor="bot", action=action, details={"via": where}
-            )
-        return True
-
-    async def send_to_reporter(self, item: FeedbackItem, text: str) -> str | None:
+    async def send_to_reporter(
+        self, item: FeedbackItem, text: str, *, raise_transient: bool = False
+    ) -> str | None:
         """Reply to the original message, else DM, else post in its channel; returns how.
 
         Nothing is sent for an item of a guild that is not home, nor into a channel that is
-        not the item's guild's.
+        not the item's guild's. With `raise_transient`, when no way worked and one failed
+        with a Discord server error, that error is raised instead of returning None (the
+        caller retries later).
         """
         directory = self.bot.directory
         if not directory.may_message_reporter(item.guild_id):
@@ -221,6 +206,7 @@ class ReviewNotifier:
         in_place = item.channel_id is not None and await directory.may_post(
             item.guild_id, item.channel_id
         )
+        transient: discord.DiscordServerError | None = None
         if in_place and item.message_id is not None and item.channel_id is not None:
             channel = self._channel(item.channel_id, item.guild_id)
             original = channel.get_partial_message(item.message_id)
@@ -231,14 +217,16 @@ class ReviewNotifier:
                     allowed_mentions=NO_PINGS,
                 )
                 return "reply"
-            except discord.HTTPException:
+            except discord.HTTPException as exc:
+                transient = exc if isinstance(exc, discord.DiscordServerError) else transient
                 log.info("could not reply to the original message of item %s", item.id)
         if item.author_id is not None:
             try:
                 dm = await self.bot.create_dm(discord.Object(id=item.author_id))
                 await dm.send(text, allowed_mentions=NO_PINGS)
                 return "dm"
-            except discord.HTTPException:
+            except discord.HTTPException as exc:
+                transient = exc if isinstance(exc, discord.DiscordServerError) else transient
                 log.info("reporter of item %s does not accept DMs", item.id)
         if in_place and item.channel_id is not None and item.message_id is None:
             name = discord.utils.escape_mentions(discord.utils.escape_markdown(item.author_name))
@@ -247,8 +235,11 @@ class ReviewNotifier:
                     f"**{name}**: {text}", allowed_mentions=NO_PINGS
                 )
                 return "channel"
-            except discord.HTTPException:
+            except discord.HTTPException as exc:
+                transient = exc if isinstance(exc, discord.DiscordServerError) else transient
                 log.warning("could not tell the reporter of item %s", item.id, exc_info=True)
+        if raise_transient and transient is not None:
+            raise transient
         return None
 
     async def _mark_not_actionable(self, item: FeedbackItem) -> None:

@@ -1,0 +1,250 @@
+"""Nothing owed after the final status is lost: a Discord outage or a stop right after it is
+made good after the restart, exactly once; /forget takes the person's pending deliveries."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from sqlmodel import col
+
+from bot.sandbox.discord import FailureRule, StoredMessage
+from bot.sandbox.stack import Sandbox
+from storage.embeddings import Embedder
+from storage.models import FeedbackItem, ItemStatus, OutboxMessage
+from storage.outbox import OutboxRepository
+from tests.cogs.approvals.conftest import BUG_REPORT, Flow
+from tests.sandboxes import sandbox_on
+
+WAIT = 30.0
+#: Discord answers 503 (discord.py does not retry it) for as long as the outage lasts.
+OUTAGE = 1_000_000
+
+
+@pytest.fixture
+async def sb(tmp_path: Path, embedder: Embedder, db_url: str) -> AsyncIterator[Sandbox]:
+    async with sandbox_on(db_url, tmp_path, embedder) as sandbox:
+        yield sandbox
+
+
+def _notices(sb: Sandbox, item: FeedbackItem) -> list[StoredMessage]:
+    """The bot's replies to the reporter's message and its DMs to the reporter."""
+    replies = [
+        m
+        for m in sb.discord.messages_in(sb.discord.feedback_channel_id)
+        if m.author_id == sb.discord.bot_user_id
+        and str((m.payload.get("message_reference") or {}).get("message_id"))
+        == str(item.message_id)
+    ]
+    return replies + sb.discord.dms_to(item.author_id or 0)
+
+
+def _bot_messages(sb: Sandbox, item: FeedbackItem) -> int:
+    """Every message the bot sent where it may speak about the item."""
+    channels = (sb.discord.feedback_channel_id, sb.discord.review_channel_id)
+    sent = sum(
+        1
+        for channel in channels
+        for m in sb.discord.messages_in(channel)
+        if m.author_id == sb.discord.bot_user_id
+    )
+    return sent + len(sb.discord.dms_to(item.author_id or 0))
+
+
+def _discord_down(sb: Sandbox, review_id: int) -> list[FailureRule]:
+    """Review edits, replies in the feedback channel and DMs all fail with 503."""
+    discord = sb.discord
+    return [
+        discord.inject_failure(
+            "PATCH", rf"/channels/{discord.review_channel_id}/messages/{review_id}$", status=503
+        ),
+        discord.inject_failure(
+            "POST", rf"/channels/{discord.feedback_channel_id}/messages$", status=503
+        ),
+        discord.inject_failure("POST", r"/users/@me/channels$", status=503),
+    ]
+
+
+def _outage(sb: Sandbox, review_id: int) -> list[FailureRule]:
+    rules = _discord_down(sb, review_id)
+    for rule in rules:
+        rule.remaining = OUTAGE
+    return rules
+
+
+async def _tried(sb: Sandbox, rules: list[FailureRule]) -> None:
+    """Wait until the bot has tried (and failed) to edit the review and tell the reporter."""
+    await sb.discord.state.signal.wait_for(
+        lambda: True if all(rule.hits for rule in rules) else None,
+        WAIT,
+        "the bot's attempts during the outage",
+    )
+
+
+async def _decide(flow: Flow, review: StoredMessage, item_id: int, outcome: str) -> None:
+    if outcome == "filed":
+        await flow.click(review, "approve", item_id)
+    else:
+        opened = await flow.click(review, "reject", item_id)
+        await flow.submit(opened, {"reason": "Works as intended"}, review)
+
+
+async def _finished(sb: Sandbox, item_id: int, outcome: str) -> FeedbackItem:
+    return await sb.wait_for_item(
+        lambda i: i.status == ItemStatus(outcome) and i.flow_done,
+        item_id=item_id,
+        within=WAIT,
+        what=f"{outcome}, flow done",
+    )
+
+
+async def _delivered(sb: Sandbox, item_id: int) -> None:
+    """Wait until none of the item's outbox rows is pending."""
+    outbox = OutboxRepository(sb.services.db)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while await outbox.pending(item_id=item_id):
+        assert loop.time() < deadline, f"item {item_id}: outbox rows still pending"
+        await asyncio.sleep(0.05)
+
+
+async def _shows_outcome(sb: Sandbox, flow: Flow, review_id: int, words: str) -> None:
+    """The review message has lost its buttons and names the outcome."""
+    await sb.discord.wait_for_message(
+        sb.discord.review_channel_id,
+        lambda m: m.id == review_id and not flow.approvals_buttons(m.id) and words in str(m.embeds),
+        timeout=WAIT,
+    )
+
+
+@pytest.mark.parametrize("outcome", ["filed", "rejected"])
+async def test_discord_outage_right_after_the_final_status_is_made_good_after_restart(
+    sb: Sandbox, outcome: str
+) -> None:
+    flow = Flow(sb)
+    item, review = await flow.report(BUG_REPORT)
+    assert item.id is not None
+    rules = _outage(sb, review.id)
+    await _decide(flow, review, item.id, outcome)
+    finished = await _finished(sb, item.id, outcome)
+    await _tried(sb, rules)
+    assert _notices(sb, finished) == []
+    for rule in rules:
+        rule.remaining = 0
+
+    await sb.restart()
+    words = f"#{finished.issue_number}" if outcome == "filed" else "Works as intended"
+    await _shows_outcome(sb, flow, review.id, words)
+    await sb.discord.state.signal.wait_for(
+        lambda: _notices(sb, finished) or None, WAIT, "the notice to the reporter"
+    )
+    (notice,) = _notices(sb, finished)
+    assert words.lstrip("#") in notice.content
+    await _delivered(sb, item.id)
+
+
+async def test_stop_right_after_filing_tells_the_reporter_once_after_restart(
+    sb: Sandbox,
+) -> None:
+    """Discord holds the bot's calls (429) until the process stops: the drain gives up."""
+    flow = Flow(sb)
+    item, review = await flow.report(BUG_REPORT)
+    assert item.id is not None
+    held = [
+        sb.discord.inject_failure(
+            method,
+            pattern,
+            status=429,
+            count=OUTAGE,
+            retry_after=600.0,
+        )
+        for method, pattern in (
+            ("PATCH", rf"/channels/{sb.discord.review_channel_id}/messages/{review.id}$"),
+            ("POST", rf"/channels/{sb.discord.feedback_channel_id}/messages$"),
+        )
+    ]
+    await flow.click(review, "approve", item.id)
+    filed = await _finished(sb, item.id, "filed")
+    await _tried(sb, held[:1])
+    await sb.stop()
+    for rule in held:
+        rule.remaining = 0
+    assert _notices(sb, filed) == []
+
+    await sb.start()
+    await _shows_outcome(sb, flow, review.id, f"#{filed.issue_number}")
+    await sb.discord.state.signal.wait_for(
+        lambda: _notices(sb, filed) or None, WAIT, "the notice to the reporter"
+    )
+    assert len(_notices(sb, filed)) == 1
+
+
+async def _marked_pending_again(sb: Sandbox, item_id: int) -> int:
+    """Forget that the item's rows were sent (a crash between delivering and marking)."""
+    stmt = (
+        update(OutboxMessage)
+        .where(col(OutboxMessage.item_id) == item_id)
+        .values(sent_at=None, attempts=0)
+    )
+    return int(await sb.services.db.write(lambda conn: conn.execute(stmt).rowcount))
+
+
+async def test_a_restart_after_everything_was_delivered_sends_nothing_again(
+    sb: Sandbox,
+) -> None:
+    existing = sb.github.add_issue(sb.repo, title="Crash when exporting", body="Known crash.")
+    flow = Flow(sb)
+    item, review = await flow.report(BUG_REPORT)
+    assert item.id is not None
+    opened = await flow.click(review, "duplicate", item.id)
+    await flow.submit(opened, {"issue_number": str(existing.number)}, review)
+    linked = await _finished(sb, item.id, "duplicate")
+    await _shows_outcome(sb, flow, review.id, f"#{existing.number}")
+    await sb.discord.state.signal.wait_for(
+        lambda: _notices(sb, linked) or None, WAIT, "the notice to the reporter"
+    )
+    await sb.discord.state.signal.wait_for(
+        lambda: existing.comments or None, WAIT, "the comment on the existing issue"
+    )
+    await _delivered(sb, item.id)
+    outbox = OutboxRepository(sb.services.db)
+    sent = _bot_messages(sb, linked)
+
+    await sb.restart()
+    assert await _marked_pending_again(sb, item.id) == 3
+    await sb.restart()
+    delivery = sb.bot.get_cog("Approvals").notifier.outbox  # type: ignore[union-attr]
+    await delivery.deliver_due(everything=True)
+    assert await outbox.pending(item_id=item.id) == []
+    assert _bot_messages(sb, linked) == sent
+    assert len(_notices(sb, linked)) == 1
+    assert len(existing.comments) == 1
+    events = [e.action for e in await sb.services.items.events(item.id)]
+    assert events.count("reporter_notified:duplicate") == 1
+    assert events.count("duplicate_comment") == 1
+
+
+async def test_forget_removes_the_persons_pending_deliveries(sb: Sandbox) -> None:
+    flow = Flow(sb)
+    item, review = await flow.report(BUG_REPORT)
+    assert item.id is not None
+    rules = _outage(sb, review.id)
+    await flow.click(review, "approve", item.id)
+    filed = await _finished(sb, item.id, "filed")
+    await _tried(sb, rules)
+    outbox = OutboxRepository(sb.services.db)
+    assert len(await outbox.pending(item_id=item.id)) == 2
+    for rule in rules:
+        rule.remaining = 0
+
+    assert sb.services.personal_data is not None
+    report = await sb.services.personal_data.forget_person(sb.reporter.id)
+    assert report.records["outbox"] == 2
+    assert await outbox.pending(item_id=item.id) == []
+    await sb.restart()
+    delivery = sb.bot.get_cog("Approvals").notifier.outbox  # type: ignore[union-attr]
+    assert await delivery.deliver_due(everything=True) == 0
+    assert _notices(sb, filed) == []
