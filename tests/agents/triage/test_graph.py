@@ -29,6 +29,12 @@ from storage.db import Database
 from storage.embeddings import Embedder
 from storage.items import ItemRepository
 from storage.models import FeedbackItem, FeedbackItemBase, ItemStatus
+from storage.outbox import (
+    DUPLICATE_COMMENT,
+    REPORTER_NOTICE,
+    REVIEW_UPDATE,
+    OutboxRepository,
+)
 from storage.vectors import VectorStore
 
 REPO = "acme/widgets"
@@ -271,8 +277,15 @@ async def test_reject_and_duplicate_finish_the_item(
             and one.issue_number == existing.number
         )
         assert two is not None and two.status == ItemStatus.REJECTED and two.flow_done
-        comments = github.requests_to("POST", f"/repos/{REPO}/issues/{existing.number}/comments")
-        assert len(comments) == 1
+        # The comment is owed in the outbox, written with flow_done; the bot delivers it.
+        owed = await OutboxRepository(h.items.db).pending(item_id=first)
+        assert [row.kind for row in owed] == [DUPLICATE_COMMENT, REVIEW_UPDATE, REPORTER_NOTICE]
+        assert owed[0].payload["issue"] == existing.number
+        assert f"<!-- iterateswarm:item:{first} -->" in owed[0].payload["body"]
+        assert [row.kind for row in await OutboxRepository(h.items.db).pending(item_id=second)] == [
+            REVIEW_UPDATE,
+            REPORTER_NOTICE,
+        ]
         assert len(github.issues_in(REPO)) == 1
         missing = Decision(action="duplicate", actor="m", issue_number=9999)
         third = await _new_item(h, text="the app freezes on the login screen", key="message:3")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from bot.sandbox.discord import FakeInteraction, FakeUser, StoredMessage
 from bot.sandbox.stack import Sandbox, sandbox_stack
 from storage.embeddings import Embedder
 from storage.models import FeedbackItem
+from storage.outbox import OutboxRepository
 
 BUG_REPORT = (
     "The app crashes every time I click the Export button on the settings page. "
@@ -92,6 +94,15 @@ class Flow:
         )
         await interaction.wait_response(timeout=5)
         return interaction
+
+    async def delivered(self, item_id: int) -> None:
+        """Wait until nothing the finished item owes (outbox) is pending any more."""
+        outbox = OutboxRepository(self.sb.services.db)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT
+        while await outbox.pending(item_id=item_id):
+            assert loop.time() < deadline, f"item {item_id}: outbox rows still pending"
+            await asyncio.sleep(0.05)
 
     def approvals_buttons(self, message_id: int) -> list[str]:
         """Custom ids of the approval buttons still on a message."""

@@ -178,6 +178,7 @@ async def test_duplicate_links_the_existing_issue_and_comments(sb: Sandbox, flow
     done = await sb.wait_for_item_status(item.id, ItemStatus.DUPLICATE, within=WAIT)
     assert done.issue_number == existing.number
     await sb.wait_for_item(lambda i: i.flow_done, item_id=item.id, within=WAIT)
+    await flow.delivered(item.id)
     assert len(existing.comments) == 1
     assert f"iterateswarm:item:{item.id}" in existing.comments[0]["body"]
     assert len(flow.issues()) == 1

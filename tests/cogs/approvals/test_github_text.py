@@ -65,6 +65,7 @@ async def test_reporter_text_reaches_github_verbatim_and_inert(
         opened = await flow.click(review, "duplicate", echo.id)
         await flow.submit(opened, {"issue_number": str(second.issue_number)}, review)
         await sb.wait_for_item(lambda i: i.flow_done, item_id=echo.id, within=WAIT)
+        await flow.delivered(echo.id)
         (comment,) = sb.github.repo(sb.repo).issues[second.issue_number or 0].comments
         assert JAVA_TRACE in comment["body"]
 

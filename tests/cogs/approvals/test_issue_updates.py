@@ -52,6 +52,8 @@ async def _filed_and_duplicate(sb: Sandbox, flow: Any) -> tuple[Any, Any]:
     await flow.submit(opened, {"issue_number": str(filed.issue_number)}, other_review)
     duplicate = await sb.wait_for_item_status(other.id, ItemStatus.DUPLICATE, within=WAIT)
     await sb.wait_for_item(lambda i: i.flow_done, item_id=other.id, within=WAIT)
+    await flow.delivered(item.id)
+    await flow.delivered(other.id)
     return filed, duplicate
 
 

@@ -3,7 +3,6 @@ made good after the restart, exactly once; /forget takes the person's pending de
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -101,16 +100,6 @@ async def _finished(sb: Sandbox, item_id: int, outcome: str) -> FeedbackItem:
     )
 
 
-async def _delivered(sb: Sandbox, item_id: int) -> None:
-    """Wait until none of the item's outbox rows is pending."""
-    outbox = OutboxRepository(sb.services.db)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    while await outbox.pending(item_id=item_id):
-        assert loop.time() < deadline, f"item {item_id}: outbox rows still pending"
-        await asyncio.sleep(0.05)
-
-
 async def _shows_outcome(sb: Sandbox, flow: Flow, review_id: int, words: str) -> None:
     """The review message has lost its buttons and names the outcome."""
     await sb.discord.wait_for_message(
@@ -143,7 +132,7 @@ async def test_discord_outage_right_after_the_final_status_is_made_good_after_re
     )
     (notice,) = _notices(sb, finished)
     assert words.lstrip("#") in notice.content
-    await _delivered(sb, item.id)
+    await flow.delivered(item.id)
 
 
 async def test_stop_right_after_filing_tells_the_reporter_once_after_restart(
@@ -206,10 +195,8 @@ async def test_a_restart_after_everything_was_delivered_sends_nothing_again(
     await sb.discord.state.signal.wait_for(
         lambda: _notices(sb, linked) or None, WAIT, "the notice to the reporter"
     )
-    await sb.discord.state.signal.wait_for(
-        lambda: existing.comments or None, WAIT, "the comment on the existing issue"
-    )
-    await _delivered(sb, item.id)
+    await flow.delivered(item.id)
+    assert len(existing.comments) == 1
     outbox = OutboxRepository(sb.services.db)
     sent = _bot_messages(sb, linked)
 
