@@ -1,6 +1,6 @@
 """Forgetting: whose data goes, and the one method every store of personal data implements.
 
-A store added later (say, an outbox whose rows carry item ids and message text) plugs into
+A store (say, the outbox, whose rows carry item ids and message text) plugs into
 `bot.personal_data.PersonalData` by implementing `PersonalDataStore.forget`.
 """
 
