@@ -3,19 +3,22 @@ made good after the restart, exactly once; /forget takes the person's pending de
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlmodel import col
 
 from bot.sandbox.discord import FailureRule, StoredMessage
 from bot.sandbox.stack import Sandbox
+from cogs.approvals._outbox import MAX_ATTEMPTS
 from storage.embeddings import Embedder
-from storage.models import FeedbackItem, ItemStatus, OutboxMessage
-from storage.outbox import OutboxRepository
+from storage.models import FeedbackItem, ItemStatus, OutboxMessage, utcnow
+from storage.outbox import REPORTER_NOTICE, REVIEW_UPDATE, OutboxRepository
 from tests.cogs.approvals.conftest import BUG_REPORT, Flow
+from tests.cogs.privacy.test_forget import _ask, _confirmed
 from tests.sandboxes import sandbox_on
 
 WAIT = 30.0
@@ -224,14 +227,71 @@ async def test_forget_removes_the_persons_pending_deliveries(sb: Sandbox) -> Non
     await _tried(sb, rules)
     outbox = OutboxRepository(sb.services.db)
     assert len(await outbox.pending(item_id=item.id)) == 2
-    for rule in rules:
-        rule.remaining = 0
+    review_edits, *to_reporter = rules
+    review_edits.remaining = 0  # /forget empties the review message
 
-    assert sb.services.personal_data is not None
-    report = await sb.services.personal_data.forget_person(sb.reporter.id)
-    assert report.records["outbox"] == 2
+    question = await _ask(sb, "me", {}, sb.reporter)
+    assert "1 feedback item(s)" in question.content
+    await _confirmed(sb, question, sb.reporter)
     assert await outbox.pending(item_id=item.id) == []
+    for rule in to_reporter:
+        rule.remaining = 0
     await sb.restart()
     delivery = sb.bot.get_cog("Approvals").notifier.outbox  # type: ignore[union-attr]
     assert await delivery.deliver_due(everything=True) == 0
     assert _notices(sb, filed) == []
+
+
+async def test_unreachable_reporter_ends_the_notice_with_the_error(sb: Sandbox) -> None:
+    """403 on the reply and closed DMs: given up at once, not retried forever."""
+    flow = Flow(sb)
+    item, review = await flow.report(BUG_REPORT)
+    assert item.id is not None
+    sb.discord.block_dms(sb.reporter)
+    refused = sb.discord.inject_failure(
+        "POST", rf"/channels/{sb.discord.feedback_channel_id}/messages$", status=403, count=OUTAGE
+    )
+    await flow.click(review, "approve", item.id)
+    filed = await _finished(sb, item.id, "filed")
+    await flow.delivered(item.id)
+    assert refused.hits >= 1 and _notices(sb, filed) == []
+    (notice,) = [r for r in await _rows(sb, item.id) if r.kind == REPORTER_NOTICE]
+    assert notice.sent_at is not None and notice.attempts == 0
+    assert "cannot be reached" in (notice.last_error or "")
+
+
+async def test_transient_failures_are_retried_later_and_given_up_after_the_cap(
+    sb: Sandbox,
+) -> None:
+    flow = Flow(sb)
+    item, review = await flow.report(BUG_REPORT)
+    assert item.id is not None
+    rules = _outage(sb, review.id)
+    await flow.click(review, "approve", item.id)
+    await _finished(sb, item.id, "filed")
+    await _tried(sb, rules)
+    outbox = OutboxRepository(sb.services.db)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while any(r.attempts == 0 for r in await outbox.pending(item_id=item.id)):
+        assert loop.time() < deadline, "the fast path's failures are counted"
+        await asyncio.sleep(0.05)
+    pending = await outbox.pending(item_id=item.id)
+    assert {r.kind for r in pending} == {REVIEW_UPDATE, REPORTER_NOTICE}
+    assert all(r.next_attempt_at > utcnow() for r in pending), "not due before the delay"
+
+    delivery = sb.bot.get_cog("Approvals").notifier.outbox  # type: ignore[union-attr]
+    assert await delivery.deliver_due() == 0
+    assert [r.attempts for r in await outbox.pending(item_id=item.id)] == [1, 1]
+    for _ in range(MAX_ATTEMPTS - 1):
+        await delivery.deliver_due(everything=True)
+    assert await outbox.pending(item_id=item.id) == []
+    for row in await _rows(sb, item.id):
+        assert row.sent_at is not None and (row.last_error or "").startswith("gave up")
+
+
+async def _rows(sb: Sandbox, item_id: int) -> list[OutboxMessage]:
+    """Every outbox row of the item, delivered or not."""
+    stmt = select(OutboxMessage).where(col(OutboxMessage.item_id) == item_id)
+    async with sb.services.db.sessions() as session:
+        return list((await session.execute(stmt)).scalars())
