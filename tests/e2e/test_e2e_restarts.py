@@ -121,3 +121,50 @@ async def test_sigkill_mid_triage_loses_and_doubles_nothing(deployed: Deployment
     assert sorted(i.source_key for i in stored) == sorted(keys)
     reviewed = [i for i in stored if i.status == ItemStatus.AWAITING_REVIEW]
     assert len(reviewed) >= 13, "these are clear bug reports"
+
+
+async def test_sigkill_right_after_filing_tells_the_reporter_once_after_restart(
+    deployed: Deployment,
+) -> None:
+    item, review = await deployed.report(
+        complete("Dragging a file onto the upload area opens it in the browser instead.")
+    )
+    assert item.id is not None
+    discord = deployed.discord
+    # Discord holds the review edit and the reply until the kill, however fast the bot is.
+    held = [
+        discord.inject_failure(method, pattern, status=429, count=1_000_000, retry_after=600.0)
+        for method, pattern in (
+            ("PATCH", rf"/channels/{discord.review_channel_id}/messages/{review.id}$"),
+            ("POST", rf"/channels/{discord.feedback_channel_id}/messages$"),
+        )
+    ]
+
+    clicked = await deployed.click(review, "approve", item.id)
+    await deployed.answer(clicked)
+    filed = await deployed.wait_item(
+        item.id,
+        lambda i: i.status == ItemStatus.FILED and i.flow_done,
+        what="filed, flow done",
+    )
+
+    async def discord_held() -> bool:
+        return held[0].hits > 0
+
+    await deployed.poll(discord_held, what="the bot to be held by Discord")
+    await deployed.process.kill()
+    for rule in held:
+        rule.remaining = 0
+    assert deployed.notices_to_reporter(filed) == []
+
+    await deployed.process.restart()
+    notice = await deployed.notice_to_reporter(filed)
+    assert str(filed.issue_url) in notice
+    shown = await discord.wait_for_message(
+        discord.review_channel_id,
+        lambda m: m.id == review.id and f"#{filed.issue_number}" in str(m.embeds),
+        timeout=60,
+    )
+    assert not [c for c in shown.custom_ids() if c.startswith("approvals:")]
+    assert len(deployed.notices_to_reporter(filed)) == 1
+    assert len(deployed.issues_for(item.id)) == 1
