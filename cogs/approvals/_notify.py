@@ -191,14 +191,25 @@ class ReviewNotifier:
     # -- reporter -------------------------------------------------------------------------
 
     async def send_to_reporter(
-        self, item: FeedbackItem, text: str, *, raise_transient: bool = False
+        self,
+        item: FeedbackItem,
+        text: str,
+        *,
+        nonce: str | None = None,
+        raise_transient: bool = False,
     ) -> str | None:
         """Reply to the original message, else DM, else post in its channel; returns how.
 
         Nothing is sent for an item of a guild that is not home, nor into a channel that is
-        not the item's guild's. With `raise_transient`, when no way worked and one failed
-        with a Discord server error, that error is raised instead of returning None (the
-        caller retries later).
+        not the item's guild's.
+
+        Args:
+            item: The item whose reporter is told.
+            text: What to tell them.
+            nonce: Sent with `enforce_nonce`: Discord returns the message it accepted with
+                the same nonce in the last minutes instead of posting it again.
+            raise_transient: Raise a Discord server error (the message may have been
+                accepted) instead of trying the next way; the caller retries later.
         """
         directory = self.bot.directory
         if not directory.may_message_reporter(item.guild_id):
@@ -206,7 +217,6 @@ class ReviewNotifier:
         in_place = item.channel_id is not None and await directory.may_post(
             item.guild_id, item.channel_id
         )
-        transient: discord.DiscordServerError | None = None
         if in_place and item.message_id is not None and item.channel_id is not None:
             channel = self._channel(item.channel_id, item.guild_id)
             original = channel.get_partial_message(item.message_id)
@@ -215,31 +225,30 @@ class ReviewNotifier:
                     text,
                     reference=original.to_reference(fail_if_not_exists=False),
                     allowed_mentions=NO_PINGS,
+                    nonce=nonce,
                 )
                 return "reply"
             except discord.HTTPException as exc:
-                transient = exc if isinstance(exc, discord.DiscordServerError) else transient
+                _reraise_transient(exc, raise_transient)
                 log.info("could not reply to the original message of item %s", item.id)
         if item.author_id is not None:
             try:
                 dm = await self.bot.create_dm(discord.Object(id=item.author_id))
-                await dm.send(text, allowed_mentions=NO_PINGS)
+                await dm.send(text, allowed_mentions=NO_PINGS, nonce=nonce)
                 return "dm"
             except discord.HTTPException as exc:
-                transient = exc if isinstance(exc, discord.DiscordServerError) else transient
+                _reraise_transient(exc, raise_transient)
                 log.info("reporter of item %s does not accept DMs", item.id)
         if in_place and item.channel_id is not None and item.message_id is None:
             name = discord.utils.escape_mentions(discord.utils.escape_markdown(item.author_name))
             try:
                 await self._channel(item.channel_id, item.guild_id).send(
-                    f"**{name}**: {text}", allowed_mentions=NO_PINGS
+                    f"**{name}**: {text}", allowed_mentions=NO_PINGS, nonce=nonce
                 )
                 return "channel"
             except discord.HTTPException as exc:
-                transient = exc if isinstance(exc, discord.DiscordServerError) else transient
+                _reraise_transient(exc, raise_transient)
                 log.warning("could not tell the reporter of item %s", item.id, exc_info=True)
-        if raise_transient and transient is not None:
-            raise transient
         return None
 
     async def _mark_not_actionable(self, item: FeedbackItem) -> None:
@@ -282,3 +291,9 @@ class ReviewNotifier:
             reference=review.to_reference(fail_if_not_exists=False),
             allowed_mentions=NO_PINGS,
         )
+
+
+def _reraise_transient(exc: discord.HTTPException, wanted: bool) -> None:
+    """Raise `exc` again when it is a Discord server error and the caller wants those."""
+    if wanted and isinstance(exc, discord.DiscordServerError):
+        raise exc

@@ -8,8 +8,12 @@ when it was done already, so a second delivery tells no one twice:
 - `review_update` edits the review message to the item's status (an edit is idempotent);
 - `reporter_notice` checks the audit trail for `reporter_notified:<event>` first, and writes
   that event in the same transaction that marks the row sent, right after Discord accepted
-  the message. The one window left: the process dies after Discord accepted the message and
-  before that commit; the reporter is then told a second time after the restart;
+  the message. Every attempt carries the row's nonce with `enforce_nonce`, so when Discord
+  accepted a message whose answer never arrived (a 5xx, a crash), the next attempt within
+  Discord's few minutes gets that message back instead of a second one; a server error is
+  retried the same way rather than falling back to a DM. The window left: the process dies
+  after Discord accepted the message and before that commit, and comes back only after
+  Discord forgot the nonce; the reporter is then told a second time;
 - `duplicate_comment` looks for the item's marker among the issue's comments first;
 - `reaction` adds the bot's reaction (Discord keeps one per user and emoji).
 
@@ -80,6 +84,7 @@ class OutboxDelivery:
     def __init__(self, notifier: ReviewNotifier) -> None:
         self.notifier = notifier
         self._locks: dict[int, asyncio.Lock] = {}
+        self._waiting: dict[int, int] = {}
         self._handlers: dict[str, Callable[[OutboxMessage], Awaitable[Audit]]] = {
             REVIEW_UPDATE: self._review_update,
             REPORTER_NOTICE: self._reporter_notice,
@@ -116,37 +121,52 @@ class OutboxDelivery:
         """
         rows = await self.rows.pending(due_by=None if everything else utcnow())
         owns = self.services.runner.owns_guild
-        delivered = await self._deliver_all([r for r in rows if owns(r.guild_id)])
+        mine = [r for r in rows if owns(r.guild_id)]
+        delivered = await self._deliver_all(mine, skip_busy=True)
         if delivered:
             log.info("delivered %d outbox message(s)", delivered)
         return delivered
 
-    async def _deliver_all(self, rows: list[OutboxMessage]) -> int:
+    async def _deliver_all(self, rows: list[OutboxMessage], *, skip_busy: bool = False) -> int:
+        """Deliver `rows` in order; with `skip_busy`, items being delivered now are left
+        for the next run (one item that Discord holds up does not hold up the others)."""
         delivered = 0
         for row in rows:
+            lock = self._locks.get(row.item_id)
+            if skip_busy and lock is not None and lock.locked():
+                continue
             delivered += await self._deliver(row)
         return delivered
 
     async def _deliver(self, row: OutboxMessage) -> bool:
         """Deliver one row unless another delivery finished it; True when it was sent now."""
-        assert row.id is not None
         lock = self._locks.setdefault(row.item_id, asyncio.Lock())
-        async with lock:
-            if not await self.rows.is_pending(row.id):
-                return False
-            handler = self._handlers.get(row.kind)
-            try:
-                if handler is None:
-                    raise Undeliverable(f"unknown kind {row.kind!r}")
-                audit = await handler(row)
-            except (Undeliverable, *PERMANENT) as exc:
-                log.info("outbox %s of item %s ends: %s", row.kind, row.item_id, exc)
-                await self.rows.mark_sent(row.id, error=_describe(exc))
-                return False
-            except Exception as exc:
-                await self._failed(row, exc)
-                return False
-            return await self.rows.mark_sent(row.id, audit=audit)
+        self._waiting[row.item_id] = self._waiting.get(row.item_id, 0) + 1
+        try:
+            async with lock:
+                return await self._deliver_locked(row)
+        finally:
+            self._waiting[row.item_id] -= 1
+            if not self._waiting[row.item_id]:  # nobody holds or awaits the lock
+                del self._waiting[row.item_id], self._locks[row.item_id]
+
+    async def _deliver_locked(self, row: OutboxMessage) -> bool:
+        assert row.id is not None
+        if not await self.rows.is_pending(row.id):
+            return False
+        handler = self._handlers.get(row.kind)
+        try:
+            if handler is None:
+                raise Undeliverable(f"unknown kind {row.kind!r}")
+            audit = await handler(row)
+        except (Undeliverable, *PERMANENT) as exc:
+            log.info("outbox %s of item %s ends: %s", row.kind, row.item_id, exc)
+            await self.rows.mark_sent(row.id, error=_describe(exc))
+            return False
+        except Exception as exc:
+            await self._failed(row, exc)
+            return False
+        return await self.rows.mark_sent(row.id, audit=audit)
 
     async def _failed(self, row: OutboxMessage, exc: Exception) -> None:
         assert row.id is not None
@@ -181,7 +201,9 @@ class OutboxDelivery:
         text = reporter_message(item, event)
         if not settings.notify_reporter or text is None:
             return None
-        where = await self.notifier.send_to_reporter(item, text, raise_transient=True)
+        where = await self.notifier.send_to_reporter(
+            item, text, nonce=notice_nonce(row), raise_transient=True
+        )
         if where is None:
             raise Undeliverable("the reporter cannot be reached")
         return {"item_id": row.item_id, "actor": "bot", "action": action, "details": {"via": where}}
@@ -208,6 +230,11 @@ class OutboxDelivery:
             raise Undeliverable("the item is gone")
         await self.notifier._mark_not_actionable(item)
         return None
+
+
+def notice_nonce(row: OutboxMessage) -> str:
+    """The nonce of a reporter notice: the same for every attempt of one row (<= 25 chars)."""
+    return f"isw-outbox-{row.id}"
 
 
 def _describe(exc: BaseException) -> str:

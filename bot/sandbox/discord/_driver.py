@@ -321,6 +321,7 @@ class FakeDiscord(UserActions, RecordQueries, LoopbackServer):
         retry_after: float = 0.05,
         is_global: bool = False,
         body: Payload | None = None,
+        after_effect: bool = False,
     ) -> FailureRule:
         """Make the next `count` matching REST calls fail (429 with retry_after by default).
 
@@ -332,6 +333,8 @@ class FakeDiscord(UserActions, RecordQueries, LoopbackServer):
             retry_after: Seconds the client is told to wait (429 only).
             is_global: Whether the 429 is a global rate limit.
             body: JSON body to return instead of the default.
+            after_effect: Let the call take effect and fail only its answer (a response
+                lost on the way back).
 
         Returns:
             The rule; its `hits` counts the calls it failed.
@@ -344,6 +347,7 @@ class FakeDiscord(UserActions, RecordQueries, LoopbackServer):
             retry_after=retry_after,
             is_global=is_global,
             body=body,
+            after_effect=after_effect,
         )
         self.state.failures.append(rule)
         return rule

@@ -297,6 +297,8 @@ class FailureRule:
     is_global: bool = False
     body: Payload | None = None
     hits: int = 0
+    after_effect: bool = False
+    """The call takes effect first, then its answer is the failure (a reply lost on the way)."""
 
     def matches(self, method: str, path: str) -> bool:
         """Whether this rule still applies to `method path`."""

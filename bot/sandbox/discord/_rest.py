@@ -143,10 +143,12 @@ class RestApi:
             if route.needs_auth and call.authorization != f"Bot {self.token}":
                 return error(401, 0, "401: Unauthorized")
             try:
-                return await route.handler(self, call)
+                response = await route.handler(self, call)
             except (KeyError, ValueError, TypeError) as exc:
                 logger.debug("bad request %s %s: %r", call.method, call.path, exc)
                 return error(400, 50035, f"Invalid Form Body: {exc!r}")
+            lost = self._scripted_failure(call, after_effect=True)
+            return response if lost is None else lost
         return self._unknown(call)
 
     def _unknown(self, call: ApiCall) -> web.Response:
@@ -179,9 +181,11 @@ class RestApi:
             authorization=request.headers.get("Authorization"),
         )
 
-    def _scripted_failure(self, call: ApiCall) -> web.Response | None:
+    def _scripted_failure(
+        self, call: ApiCall, *, after_effect: bool = False
+    ) -> web.Response | None:
         for rule in self.state.failures:
-            if not rule.matches(call.method, call.path):
+            if rule.after_effect != after_effect or not rule.matches(call.method, call.path):
                 continue
             rule.remaining -= 1
             rule.hits += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from aiohttp import web
 
 from bot.sandbox.discord._models import EPHEMERAL_FLAG, Payload, StoredMessage
@@ -24,6 +26,8 @@ from bot.sandbox.discord._state import emoji_parts
 
 UNKNOWN_CHANNEL = (404, 10003, "Unknown Channel")
 UNKNOWN_MESSAGE = (404, 10008, "Unknown Message")
+#: How long Discord remembers a nonce sent with `enforce_nonce` ("the past few minutes").
+NONCE_WINDOW = timedelta(minutes=5)
 
 
 async def get_gateway(api: RestApi, call: ApiCall) -> web.StreamResponse:
@@ -121,8 +125,28 @@ async def create_message(api: RestApi, call: ApiCall) -> web.StreamResponse:
         return error(403, 50007, "Cannot send messages to this user")
     body = dict(call.json)
     body["flags"] = int(body.get("flags") or 0) & ~EPHEMERAL_FLAG
+    earlier = _same_nonce(api, int(channel["id"]), body)
+    if earlier is not None:
+        return json_response(api.state.message_view(earlier))
     stored = await api.send_message(call, channel, body)
     return json_response(api.state.message_view(stored))
+
+
+def _same_nonce(api: RestApi, channel_id: int, body: Payload) -> StoredMessage | None:
+    """With `enforce_nonce`, the bot's message with the same nonce from the last minutes."""
+    nonce = body.get("nonce")
+    if not body.get("enforce_nonce") or nonce is None:
+        return None
+    since = datetime.now(UTC) - NONCE_WINDOW
+    for message_id in reversed(api.state.channel_messages.get(channel_id, [])):
+        stored = api.state.messages[message_id]
+        if (
+            stored.author_id == api.state.bot_user.id
+            and stored.payload.get("nonce") == nonce
+            and datetime.fromisoformat(str(stored.payload["timestamp"])) >= since
+        ):
+            return stored
+    return None
 
 
 def _find_message(api: RestApi, call: ApiCall) -> StoredMessage | None:
