@@ -69,6 +69,7 @@ def _move(
     actor: str,
     details: dict[str, Any] | None,
     fields: dict[str, Any],
+    audit_action: str = "transition",
 ) -> Any:
     """One compare-and-set attempt with its audit row: the moved item, None, or `_RACED`.
 
@@ -97,7 +98,7 @@ def _move(
             item_id=item_id,
             at=utcnow(),
             actor=actor,
-            action="transition",
+            action=audit_action,
             from_status=observed,
             to_status=to,
             details=details,
@@ -194,13 +195,14 @@ class ItemRepository:
         actor: str,
         expected: Iterable[ItemStatus] | None = None,
         details: dict[str, Any] | None = None,
+        audit_action: str = "transition",
         **fields: Any,
     ) -> FeedbackItem | None:
         """Move the item to `to` if its current status allows it; None if it does not.
 
         The update is conditional on the status it moves from (read and locked first, on
         PostgreSQL, when several are allowed), so of two racing callers exactly one wins; the
-        audit row is written in the same transaction.
+        audit row (its action `audit_action`) is written in the same transaction.
         """
         sources = _sources_for(to)
         if not sources:
@@ -219,6 +221,7 @@ class ItemRepository:
                     actor=actor,
                     details=details,
                     fields=fields,
+                    audit_action=audit_action,
                 )
             )
             if outcome is not _RACED:

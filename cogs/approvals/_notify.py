@@ -13,6 +13,7 @@ from agents.triage.ports import ItemEvent
 from cogs.approvals._embeds import reporter_message, review_embed
 from cogs.approvals._reporters import count_reporters
 from cogs.approvals._views import review_view
+from storage.decisions import DECISION_ACTION
 from storage.models import FeedbackItem, ItemStatus
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ class ReviewNotifier:
         if event in FINAL_EVENTS:
             if self.scheduler is not None:
                 self.scheduler.cancel_review(item_id)
+                if event == "failed":
+                    self.scheduler.schedule_filing_retry(item)
             try:
                 await self.refresh(item_id)
             except discord.HTTPException:
@@ -85,7 +88,7 @@ class ReviewNotifier:
         if item.status != ItemStatus.FAILED or item.id is None:
             return None
         for event in reversed(await self.services.items.events(item.id)):
-            if event.to_status == ItemStatus.FAILED:
+            if event.to_status == ItemStatus.FAILED and event.action != DECISION_ACTION:
                 return str((event.details or {}).get("reason") or "") or None
         return None
 
@@ -94,6 +97,7 @@ class ReviewNotifier:
         embed = review_embed(
             item,
             failure_reason=await self._failure_reason(item),
+            retry_limit=self.services.settings.triage.filing_auto_retries,
             reporters=(counted.issue_number, counted.reporters) if counted else None,
         )
         return {"embed": embed, "view": review_view(item)}
