@@ -31,7 +31,9 @@ async def _edit_then_approve(flow: Flow, item: FeedbackItem, review: Any, title:
     assert (await flow.answer(submitted)).startswith("Edited")
     loop = asyncio.get_running_loop()
     acknowledged = loop.time()
-    approve = await flow.click(review, "approve", item.id)
+    approve = await flow.sb.discord.click_button(
+        review.id, f"approvals:approve:{item.id}", flow.sb.maintainer
+    )
     gap = loop.time() - acknowledged
     assert (await flow.answer(approve)).startswith("Approved")
     return gap
@@ -62,7 +64,7 @@ async def test_edit_then_approve_within_100ms_always_files_the_edit(
             title = f"Edited title of report {n}"
             gaps.append(await _edit_then_approve(flow, item, review, title))
             rounds.append((item, review, title))
-        assert sorted(gaps)[ROUNDS // 2] < 0.1, f"Approve followed the Edit closely: {gaps}"
+        assert max(gaps) < 0.1, f"each Approve followed its Edit within 100 ms: {gaps}"
 
         for item, review, title in rounds:
             assert item.id is not None
