@@ -1,4 +1,4 @@
-"""Timed work: review reminders and expiry per item, periodic sync and reconciliation.
+"""Timed work: review reminders, expiry and filing retries per item, periodic jobs.
 
 APScheduler runs on the event loop with its in-memory job store (nothing blocking); the
 jobs are derived from the database, so `rebuild()` at start recreates all of them.
@@ -15,6 +15,7 @@ from typing import Any
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from agents.triage.filing_retry import AUTO_RETRY_ACTOR
 from agents.triage.state import Decision
 from bot.log import item_context
 from bot.services import Services
@@ -110,6 +111,25 @@ class ReviewScheduler:
         if result.accepted:
             log.info("item %s goes to review without the missing details", item_id)
 
+    def schedule_filing_retry(self, item: FeedbackItem) -> None:
+        """Plan the automatic retry of a failed filing, when one is due (`filing_retry_at`)."""
+        if item.id is not None and item.filing_retry_at is not None:
+            when = _aware(item.filing_retry_at)
+            self._at(f"refile:{item.id}", when, self._retry_filing, item.id)
+
+    async def _retry_filing(self, item_id: int) -> None:
+        item = await self.services.items.get(item_id)
+        if item is None or item.status != ItemStatus.FAILED or item.filing_retry_at is None:
+            return
+        if _aware(item.filing_retry_at) > datetime.now(UTC) + timedelta(seconds=1):
+            self.schedule_filing_retry(item)  # failed again meanwhile, with a later time
+            return
+        result = await self.services.runner.decide(
+            item_id, Decision(action="retry", actor=AUTO_RETRY_ACTOR, reason="automatic retry")
+        )
+        if result.accepted:
+            log.info("item %s: retrying the filing automatically", item_id)
+
     def cancel_review(self, item_id: int) -> None:
         """Forget the timers of a decided item."""
         for prefix in ("remind", "expire"):
@@ -151,6 +171,7 @@ class ReviewScheduler:
                 self.schedule_details(item)
             else:
                 self.schedule_review(item)
+                self.schedule_filing_retry(item)
             count += 1
         return count
 

@@ -14,6 +14,7 @@ from agents.engines.base import TriageEngine
 from agents.engines.corrections import CorrectionMemory
 from agents.triage.checkpoint import open_checkpointer
 from agents.triage.context import TriageContext
+from agents.triage.filing_retry import FilingRetryPolicy
 from agents.triage.graph import build_graph
 from agents.triage.runner import TriageRunner
 from bot.guild_settings import GuildSettingsResolver
@@ -184,6 +185,10 @@ async def open_services(
             filer=github,
             default_labels=sorted(set(settings.github.label_map.values())),
             corrections=corrections,
+            filing_retry=FilingRetryPolicy(
+                limit=settings.triage.filing_auto_retries,
+                base_delay=settings.triage.filing_retry_delay,
+            ),
         )
         runner = TriageRunner(
             graph=build_graph(checkpointer),

@@ -360,6 +360,12 @@ class TriageSettings(_Section):
     )
     ask_for_details: bool = Field(True, validation_alias=_env("ASK_FOR_DETAILS"))
     details_timeout: timedelta = Field(timedelta(hours=6), validation_alias=_env("DETAILS_TIMEOUT"))
+    # A filing that failed for a passing reason (rate limit, 5xx, timeout) is retried by
+    # itself this many times: at GitHub's reset time, else after a delay doubling each time.
+    filing_auto_retries: int = Field(3, ge=0, le=20, validation_alias=_env("FILING_AUTO_RETRIES"))
+    filing_retry_delay: timedelta = Field(
+        timedelta(minutes=1), validation_alias=_env("FILING_RETRY_DELAY")
+    )
 
     digest_interval: timedelta = Field(timedelta(days=7), validation_alias=_env("DIGEST_INTERVAL"))
     correction_similarity: float = Field(
@@ -369,7 +375,12 @@ class TriageSettings(_Section):
     concurrency: int = Field(128, ge=1, le=1024, validation_alias=_env("TRIAGE_CONCURRENCY"))
 
     _durations = field_validator(
-        "reminder_after", "expires_after", "digest_interval", "details_timeout", mode="before"
+        "reminder_after",
+        "expires_after",
+        "digest_interval",
+        "details_timeout",
+        "filing_retry_delay",
+        mode="before",
     )(_parse_duration)
 
     @model_validator(mode="after")

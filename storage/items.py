@@ -71,6 +71,7 @@ def _move(
     details: dict[str, Any] | None,
     fields: dict[str, Any],
     owes: Sequence[Owed] = (),
+    audit_action: str = "transition",
 ) -> Any:
     """One compare-and-set attempt with its audit row: the moved item, None, or `_RACED`.
 
@@ -99,7 +100,7 @@ def _move(
             item_id=item_id,
             at=utcnow(),
             actor=actor,
-            action="transition",
+            action=audit_action,
             from_status=observed,
             to_status=to,
             details=details,
@@ -198,13 +199,15 @@ class ItemRepository:
         expected: Iterable[ItemStatus] | None = None,
         details: dict[str, Any] | None = None,
         owes: Sequence[Owed] = (),
+        audit_action: str = "transition",
         **fields: Any,
     ) -> FeedbackItem | None:
         """Move the item to `to` if its current status allows it; None if it does not.
 
         The update is conditional on the status it moves from (read and locked first, on
         PostgreSQL, when several are allowed), so of two racing callers exactly one wins; the
-        audit row and the outbox rows the move `owes` are written in the same transaction.
+        audit row (its action `audit_action`) and the outbox rows the move `owes` are written in
+        the same transaction.
         """
         sources = _sources_for(to)
         if not sources:
@@ -224,6 +227,7 @@ class ItemRepository:
                     details=details,
                     fields=fields,
                     owes=owes,
+                    audit_action=audit_action,
                 )
             )
             if outcome is not _RACED:

@@ -71,7 +71,7 @@ TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
     ),
     S.APPROVED: frozenset({S.FILING, S.FAILED}),
     S.FILING: frozenset({S.FILED, S.FAILED}),
-    S.FAILED: frozenset({S.APPROVED, S.REJECTED, S.RECEIVED, S.EXPIRED, S.WITHDRAWN}),
+    S.FAILED: frozenset({S.FAILED, S.APPROVED, S.REJECTED, S.RECEIVED, S.EXPIRED, S.WITHDRAWN}),
     S.FILED: frozenset(),
     S.REJECTED: frozenset(),
     S.DUPLICATE: frozenset(),
@@ -154,6 +154,10 @@ class FeedbackItem(FeedbackItemBase, table=True):
     """When the texts were removed (retention, or withdrawn by the reporter)."""
     unindexed_at: datetime | None = _ts(nullable=True)
     """When the item's document left the duplicate index."""
+    filing_retry_at: datetime | None = _ts(nullable=True)
+    """When a filing that failed for a passing reason (rate limit, 5xx) is retried by itself."""
+    filing_auto_retries: int = 0
+    """Automatic filing retries made since a maintainer last approved or retried."""
     created_at: datetime = _ts(nullable=False, default=utcnow)
     updated_at: datetime = _ts(nullable=False, default=utcnow)
 

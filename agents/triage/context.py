@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from agents.dedup.types import DuplicateFinder
 from agents.engines.base import TriageEngine
 from agents.engines.corrections import CorrectionMemory
+from agents.triage.filing_retry import FilingRetryPolicy
 from agents.triage.ports import IssueFiler, ItemNotifier
 from storage.items import ItemRepository
 
@@ -24,3 +25,5 @@ class TriageContext:
     """Labels to offer when the repository's own cannot be read."""
     corrections: CorrectionMemory | None = None
     """Where maintainer edits and rejections are kept as labelled examples."""
+    filing_retry: FilingRetryPolicy = field(default_factory=FilingRetryPolicy)
+    """When a filing that failed for a passing reason is retried by itself."""

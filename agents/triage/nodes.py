@@ -6,6 +6,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -133,12 +134,19 @@ async def ask_details(state: TriageState, runtime: Runtime[TriageContext]) -> di
 
 async def await_details(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
     """Pause until the reporter answers (or the wait times out); fold the answer in."""
-    answer = Decision.model_validate(
-        interrupt({"item_id": state.item_id, "waiting_for": "details"})
-    )
+    payload = interrupt({"item_id": state.item_id, "waiting_for": "details"})
+    answer = Decision.model_validate(payload)
+    taken = _taken(state, payload)
     if not answer.body or not answer.body.strip():
-        return {"details_incomplete": True}
-    return {"text": f"{state.text}\n\n{answer.body.strip()}", "details_incomplete": False}
+        return {"details_incomplete": True, **taken}
+    text = f"{state.text}\n\n{answer.body.strip()}"
+    return {"text": text, "details_incomplete": False, **taken}
+
+
+def _taken(state: TriageState, payload: Any) -> dict[str, Any]:
+    """The decision log position the resume payload carries (none for older payloads)."""
+    seq = payload.get("seq") if isinstance(payload, dict) else None
+    return {"decision_seq": max(int(seq), state.decision_seq)} if seq else {}
 
 
 @audited
@@ -239,8 +247,8 @@ async def publish_review(state: TriageState, runtime: Runtime[TriageContext]) ->
 
 async def await_decision(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
     """Pause until a maintainer decides; the decision resumes the thread."""
-    decision = interrupt({"item_id": state.item_id, "waiting_for": "decision"})
-    return {"decision": Decision.model_validate(decision).model_dump()}
+    payload = interrupt({"item_id": state.item_id, "waiting_for": "decision"})
+    return {"decision": Decision.model_validate(payload).model_dump(), **_taken(state, payload)}
 
 
 @audited
@@ -258,9 +266,8 @@ async def apply_edit(state: TriageState, runtime: Runtime[TriageContext]) -> dic
         spec["labels"] = [label.strip() for label in decision.labels if label.strip()][:10]
     policy = _policy(state)
     verdict = corrected_verdict(state, decision, policy)
-    await runtime.context.items.update_fields(
-        item_id=state.item_id, spec=spec, decision=None, **verdict
-    )
+    # The item's `decision` is left alone: a decision taken meanwhile (an Approve) is kept.
+    await runtime.context.items.update_fields(item_id=state.item_id, spec=spec, **verdict)
     await remember(runtime.context, state, policy, spec=spec, rejected=False, **verdict)
     return {"spec": spec, **verdict}
 
@@ -302,7 +309,10 @@ async def file_issue(state: TriageState, runtime: Runtime[TriageContext]) -> dic
         )
     except Exception as exc:
         log.warning("filing item %s failed: %s", state.item_id, exc)
-        return await _filing_failed(ctx, state, f"{type(exc).__name__}: {exc}")
+        retry_at = ctx.filing_retry.next_try(exc, retries_done=item.filing_auto_retries)
+        return await _filing_failed(
+            ctx, state, f"{type(exc).__name__}: {exc}", retry_at=retry_at, item=item
+        )
     await ctx.items.transition(
         item_id=state.item_id,
         to=ItemStatus.FILED,
@@ -333,12 +343,29 @@ async def file_issue(state: TriageState, runtime: Runtime[TriageContext]) -> dic
     return {"outcome": ItemStatus.FILED.value, "error": None}
 
 
-async def _filing_failed(ctx: TriageContext, state: TriageState, reason: str) -> dict[str, Any]:
+async def _filing_failed(
+    ctx: TriageContext,
+    state: TriageState,
+    reason: str,
+    *,
+    retry_at: datetime | None = None,
+    item: FeedbackItem | None = None,
+) -> dict[str, Any]:
+    """Record the failure; with `retry_at`, the scheduler retries the filing by itself then."""
+    details: dict[str, Any] = {"reason": reason[:500]}
+    if retry_at is not None and item is not None:
+        details.update(
+            retry_at=retry_at.isoformat(),
+            attempt=item.filing_auto_retries + 1,
+            of=ctx.filing_retry.limit,
+        )
     await ctx.items.transition(
         item_id=state.item_id,
         to=ItemStatus.FAILED,
         actor="graph",
-        details={"reason": reason[:500]},
+        expected=[ItemStatus.APPROVED, ItemStatus.FILING],
+        details=details,
+        filing_retry_at=retry_at,
     )
     await ctx.notifier.item_changed(state.item_id, "failed")
     return {"outcome": ItemStatus.FAILED.value, "error": reason}

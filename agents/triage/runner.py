@@ -14,8 +14,11 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from agents.triage.context import TriageContext
+from agents.triage.filing_retry import AUTO_RETRY_ACTOR
+from agents.triage.pending import pending_decision
 from agents.triage.state import Decision, InputState, Policy
 from bot.log import item_context
+from storage.decisions import DECISION_ACTION
 from storage.items import ItemRepository
 from storage.models import FeedbackItem, ItemStatus, SourceKind
 
@@ -30,13 +33,14 @@ _DECISION_MOVES: dict[str, tuple[ItemStatus, frozenset[ItemStatus]]] = {
     "reject": (S.REJECTED, frozenset({S.AWAITING_REVIEW, S.FAILED})),
     "duplicate": (S.DUPLICATE, frozenset({S.AWAITING_REVIEW})),
     "expire": (S.EXPIRED, frozenset({S.AWAITING_REVIEW, S.FAILED})),
-    "edit": (S.AWAITING_REVIEW, frozenset({S.AWAITING_REVIEW})),
+    # An edit keeps the status it finds (see `decide`).
+    "edit": (S.AWAITING_REVIEW, frozenset({S.AWAITING_REVIEW, S.FAILED})),
     "details": (S.TRIAGING, frozenset({S.AWAITING_DETAILS})),
 }
 #: Statuses in which the graph normally sits in `await_decision`.
 _WAITING = frozenset({S.AWAITING_REVIEW, S.FAILED, S.AWAITING_DETAILS})
-#: Statuses that mean "a decision was taken but the graph may not have acted on it yet".
-_DECIDED = frozenset({S.APPROVED, S.FILING, S.REJECTED, S.DUPLICATE, S.EXPIRED})
+#: Most graph steps one run takes (each decision taken is one), against a loop that stalls.
+_MAX_STEPS = 16
 
 #: Waits before running an item again after its run failed (a database or index hiccup);
 #: after the last one, the periodic `reconcile` keeps retrying.
@@ -168,34 +172,45 @@ class TriageRunner:
         self.submit(item_id, delay=delay)
 
     async def run(self, item_id: int) -> None:
-        """Advance the item's graph as far as it can go now (idempotent)."""
+        """Advance the item's graph as far as it can go now, taking every pending decision
+        in the order they were accepted (idempotent)."""
         async with self._slots, self._lock(item_id):
-            item = await self.items.get(item_id)
-            if item is None or item.flow_done:
-                return
-            config = self._config(item_id)
-            snapshot = await self.graph.aget_state(config)
-            if not snapshot.next:
-                # TRIAGING with the graph at rest: the process died after `normalise` moved
-                # the item but before the run's first checkpoint was written; start again.
-                if item.status not in (ItemStatus.RECEIVED, ItemStatus.TRIAGING):
+            for _ in range(_MAX_STEPS):
+                if not await self._step(item_id):
                     return
-                start = InputState(
-                    item_id=item_id,
-                    text=item.raw_text,
-                    kind_hint=item.kind_hint,
-                    force_actionable=item.triage_requested_by is not None,
-                    can_ask_details=item.source_kind == SourceKind.CHANNEL
-                    and item.message_id is not None,
-                    policy=(await self.policy_for(item)).model_dump(),
-                )
-                await self._invoke(asdict(start), config)
-                return
-            if _is_waiting(snapshot):
-                if _pending_resume(item, snapshot):
-                    await self._invoke(Command(resume=item.decision), config)
-                return
-            await self._invoke(None, config)
+            log.warning("item %s: stopped after %d graph steps in one run", item_id, _MAX_STEPS)
+
+    async def _step(self, item_id: int) -> bool:
+        """One graph invocation; False when the graph can go no further now."""
+        item = await self.items.get(item_id)
+        if item is None or item.flow_done:
+            return False
+        config = self._config(item_id)
+        snapshot = await self.graph.aget_state(config)
+        if not snapshot.next:
+            # TRIAGING with the graph at rest: the process died after `normalise` moved
+            # the item but before the run's first checkpoint was written; start again.
+            if item.status not in (ItemStatus.RECEIVED, ItemStatus.TRIAGING):
+                return False
+            start = InputState(
+                item_id=item_id,
+                text=item.raw_text,
+                kind_hint=item.kind_hint,
+                force_actionable=item.triage_requested_by is not None,
+                can_ask_details=item.source_kind == SourceKind.CHANNEL
+                and item.message_id is not None,
+                policy=(await self.policy_for(item)).model_dump(),
+            )
+            await self._invoke(asdict(start), config)
+            return False
+        if _is_waiting(snapshot):
+            payload = await pending_decision(self.items, item, snapshot)
+            if payload is None:
+                return False
+            await self._invoke(Command(resume=payload), config)
+            return True
+        await self._invoke(None, config)
+        return True
 
     async def _invoke(self, payload: Any, config: dict[str, Any]) -> None:
         await self.graph.ainvoke(payload, config, context=self.context, durability="sync")
@@ -215,12 +230,21 @@ class TriageRunner:
             extra = await self._duplicate_target(item, decision)
             if "error" in extra:
                 return DecisionResult(False, extra["error"], item)
+        if decision.action == "edit" and item.status in sources:
+            target = ItemStatus(item.status)
+            sources = frozenset({target})
+        if decision.action in ("approve", "retry"):
+            automatic = decision.actor == AUTO_RETRY_ACTOR
+            extra["filing_retry_at"] = None
+            extra["filing_auto_retries"] = item.filing_auto_retries + 1 if automatic else 0
+        # The audit row logs the decision: the graph takes logged decisions in order.
         moved = await self.items.transition(
             item_id=item_id,
             to=target,
             actor=decision.actor,
             expected=sources,
             details=decision.model_dump(exclude_none=True),
+            audit_action=DECISION_ACTION,
             decision=decision.model_dump(),
             **extra,
         )
@@ -267,15 +291,19 @@ class TriageRunner:
     async def reconcile(self, *, older_than: float = 60.0) -> int:
         """Periodic safety net: re-run items stuck mid-graph (a failed step, a lost task).
 
-        Items paused for a maintainer or a reporter, held by the rate limit, or touched in
-        the last `older_than` seconds are left alone. An item whose status says "waiting"
-        but whose graph never reached the pause (its review failed to post) is re-run.
+        Items paused for a maintainer or a reporter, held by the rate limit, running now,
+        or touched in the last `older_than` seconds are left alone. An item whose status
+        says "waiting" but whose graph never reached the pause (its review failed to post),
+        or one `approved` or `filing` with nothing running it, is re-run.
         Returns how many were re-submitted.
         """
         cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
         count = 0
         for item in await self.items.list_unfinished():
             if item.id is None or item.id in self._held or not self.owns_guild(item.guild_id):
+                continue
+            running = self._locks.get(item.id)
+            if running is not None and running.locked():
                 continue
             if _aware(item.updated_at) > cutoff or await self._paused(item):
                 continue
@@ -290,7 +318,7 @@ class TriageRunner:
         if ItemStatus(item.status) not in _WAITING or item.id is None:
             return False
         snapshot = await self.graph.aget_state(self._config(item.id))
-        return _is_waiting(snapshot) and not _pending_resume(item, snapshot)
+        return _is_waiting(snapshot) and await pending_decision(self.items, item, snapshot) is None
 
     async def drain(self, grace_seconds: float) -> None:
         """Stop taking work and give running nodes `grace_seconds` to reach a checkpoint."""
@@ -305,22 +333,6 @@ class TriageRunner:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
-
-
-def _pending_resume(item: FeedbackItem, snapshot: Any) -> bool:
-    """A decision (or the reporter's answer) was stored but the graph has not taken it yet."""
-    if not item.decision:
-        return False
-    if item.decision.get("action") == "details":
-        return item.status == ItemStatus.TRIAGING and "await_details" in snapshot.next
-    return ItemStatus(item.status) in _DECIDED or _pending_edit(item)
-
-
-def _pending_edit(item: FeedbackItem) -> bool:
-    """An edit was accepted (the status stays awaiting_review) and not yet applied."""
-    return (
-        item.status == ItemStatus.AWAITING_REVIEW and (item.decision or {}).get("action") == "edit"
-    )
 
 
 def _aware(moment: datetime) -> datetime:

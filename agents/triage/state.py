@@ -84,6 +84,8 @@ class TriageState(InputState):
     """`Spec` as a dict, after any maintainer edits."""
     decision: dict[str, Any] | None = None
     """The latest `Decision` as a dict."""
+    decision_seq: int = 0
+    """Position in the item's decision log of the last decision taken (0: none yet)."""
     outcome: str | None = None
     """Final status once the graph ends: filed, rejected, duplicate, expired, not_actionable."""
     error: str | None = None

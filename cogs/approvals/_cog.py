@@ -45,7 +45,7 @@ UNKNOWN_ITEM = "I can't find this feedback item any more."
 #: Statuses in which each action still makes sense (checked again by the runner's CAS).
 _OPEN_FOR: dict[str, frozenset[ItemStatus]] = {
     "approve": frozenset({ItemStatus.AWAITING_REVIEW}),
-    "edit": frozenset({ItemStatus.AWAITING_REVIEW}),
+    "edit": frozenset({ItemStatus.AWAITING_REVIEW, ItemStatus.FAILED}),
     "duplicate": frozenset({ItemStatus.AWAITING_REVIEW}),
     "reject": frozenset({ItemStatus.AWAITING_REVIEW, ItemStatus.FAILED}),
     "retry": frozenset({ItemStatus.FAILED}),

@@ -8,6 +8,7 @@ from typing import Any
 import discord
 
 from agents.text import truncate
+from cogs.approvals._failure import failure_line
 from storage.models import FeedbackItem, ItemStatus
 
 TITLE_LIMIT = 256
@@ -148,7 +149,9 @@ def _issue_link(item: FeedbackItem) -> str:
     return _link(f"#{item.issue_number}", item.issue_url)
 
 
-def outcome_text(item: FeedbackItem, *, failure_reason: str | None = None) -> str | None:
+def outcome_text(
+    item: FeedbackItem, *, failure_reason: str | None = None, retry_limit: int = 0
+) -> str | None:
     """One line on what happened to the item, or None while it waits for review."""
     status = item.status
     decision = item.decision or {}
@@ -164,8 +167,8 @@ def outcome_text(item: FeedbackItem, *, failure_reason: str | None = None) -> st
     if status == ItemStatus.EXPIRED:
         return "⌛ Expired: nobody decided in time"
     if status == ItemStatus.FAILED:
-        why = f": {escape(truncate(failure_reason, 300))}" if failure_reason else ""
-        return f"⚠️ Filing on GitHub failed{why}. Retry, or reject the item."
+        why = escape(truncate(failure_reason, 300)) if failure_reason else None
+        return failure_line(item, why, retry_limit)
     if status in (ItemStatus.APPROVED, ItemStatus.FILING):
         return f"⏳ Approved by {_actor(item)}; filing on GitHub…"
     if status == ItemStatus.NOT_ACTIONABLE:
@@ -189,12 +192,14 @@ def review_embed(
     *,
     failure_reason: str | None = None,
     reporters: tuple[int, int] | None = None,
+    retry_limit: int = 0,
 ) -> discord.Embed:
     """The review embed for `item`, reflecting its current status.
 
     Args:
         item: The feedback item as stored.
         failure_reason: Why the last filing attempt failed, for failed items.
+        retry_limit: Automatic filing retries allowed (shown as "attempt 2 of 3").
         reporters: (issue number, distinct Discord users who reported what it tracks).
 
     Returns:
@@ -216,7 +221,7 @@ def review_embed(
     embed.set_author(
         name=truncate(f"Feedback #{item.id} from {item.author_name or 'someone'}", AUTHOR_LIMIT)
     )
-    outcome = outcome_text(item, failure_reason=failure_reason)
+    outcome = outcome_text(item, failure_reason=failure_reason, retry_limit=retry_limit)
     if outcome:
         embed.add_field(name="Outcome", value=truncate(outcome, FIELD_VALUE_LIMIT), inline=False)
     embed.add_field(name="Kind", value=item.kind or "?", inline=True)

@@ -14,6 +14,7 @@ from cogs.approvals._embeds import review_embed
 from cogs.approvals._outbox import OutboxDelivery
 from cogs.approvals._reporters import count_reporters
 from cogs.approvals._views import review_view
+from storage.decisions import DECISION_ACTION
 from storage.models import FeedbackItem, ItemStatus
 
 if TYPE_CHECKING:
@@ -71,6 +72,8 @@ class ReviewNotifier:
         if event in FINAL_EVENTS:
             if self.scheduler is not None:
                 self.scheduler.cancel_review(item_id)
+                if event == "failed":
+                    self.scheduler.schedule_filing_retry(item)
             try:
                 await self.refresh(item_id)
             except discord.HTTPException:
@@ -87,7 +90,7 @@ class ReviewNotifier:
         if item.status != ItemStatus.FAILED or item.id is None:
             return None
         for event in reversed(await self.services.items.events(item.id)):
-            if event.to_status == ItemStatus.FAILED:
+            if event.to_status == ItemStatus.FAILED and event.action != DECISION_ACTION:
                 return str((event.details or {}).get("reason") or "") or None
         return None
 
@@ -96,6 +99,7 @@ class ReviewNotifier:
         embed = review_embed(
             item,
             failure_reason=await self._failure_reason(item),
+            retry_limit=self.services.settings.triage.filing_auto_retries,
             reporters=(counted.issue_number, counted.reporters) if counted else None,
         )
         return {"embed": embed, "view": review_view(item)}

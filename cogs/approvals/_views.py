@@ -109,8 +109,8 @@ def review_view(item: FeedbackItem) -> discord.ui.View | None:
             view.add_item(ReviewButton(action, item.id))
         return view
     if item.status == ItemStatus.FAILED:
-        view.add_item(ReviewButton("retry", item.id))
-        view.add_item(ReviewButton("reject", item.id))
+        for action in ("retry", "edit", "reject"):
+            view.add_item(ReviewButton(action, item.id))
         return view
     if item.issue_url and item.issue_url.startswith(("http://", "https://")):
         label = f"Open issue #{item.issue_number}" if item.issue_number else "Open issue"

@@ -67,6 +67,7 @@ async def test_github_down_past_retries_fails_then_retry_files(sb: Sandbox, flow
         timeout=WAIT,
     )
     assert sorted(flow.approvals_buttons(failed_view.id)) == [
+        f"approvals:edit:{item.id}",
         f"approvals:reject:{item.id}",
         f"approvals:retry:{item.id}",
     ]
