@@ -64,6 +64,9 @@ class ReviewNotifier:
         if event == "not_actionable":
             await self._mark_not_actionable(item)
             return
+        if event == "reporter_added":
+            await self.refresh(item_id)
+            return
         if event in FINAL_EVENTS:
             if self.scheduler is not None:
                 self.scheduler.cancel_review(item_id)
