@@ -271,10 +271,9 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
             await self._show_progress(item.id)
 
     async def _item_for_review_message(self, message_id: int) -> FeedbackItem | None:
-        waiting = await self.services.items.list_by_status(
-            [ItemStatus.AWAITING_REVIEW, ItemStatus.FAILED]
-        )
-        return next((i for i in waiting if i.review_message_id == message_id), None)
+        item = await self.services.items.by_review_message(message_id)
+        waiting = (ItemStatus.AWAITING_REVIEW, ItemStatus.FAILED)
+        return item if item is not None and item.status in waiting else None
 
     async def _remove_reaction(self, payload: discord.RawReactionActionEvent) -> None:
         channel = self.bot.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from agents.triage.ports import ItemEvent
+from bot.bounded import KeyedLocks
 from cogs.approvals._embeds import reporter_message, review_embed
 from cogs.approvals._reporters import count_reporters
 from cogs.approvals._views import review_view
@@ -34,7 +35,7 @@ class ReviewNotifier:
 
     def __init__(self, bot: IterateSwarmBot) -> None:
         self.bot = bot
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._locks: KeyedLocks[int] = KeyedLocks()
 
     @property
     def services(self) -> Services:
@@ -46,9 +47,14 @@ class ReviewNotifier:
         """The review scheduler, when the process runs one."""
         return self.services.extras.get("scheduler")
 
-    def lock(self, item_id: int) -> asyncio.Lock:
-        """The lock that serialises changes to one item's messages."""
-        return self._locks.setdefault(item_id, asyncio.Lock())
+    def lock(self, item_id: int) -> contextlib.AbstractAsyncContextManager[None]:
+        """The lock that serialises changes to one item's messages (kept only while used)."""
+        return self._locks(item_id)
+
+    @property
+    def locks_in_use(self) -> int:
+        """Items whose message lock is held or waited for."""
+        return len(self._locks)
 
     async def item_changed(self, item_id: int, event: ItemEvent) -> None:
         """React to the graph's event; errors posting the review message propagate."""
