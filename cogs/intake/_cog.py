@@ -158,6 +158,7 @@ class IntakeCog(commands.Cog):
             details={"reason": "sent to triage again by a maintainer"},
             triage_requested_by=maintainer,
             flow_done=False,
+            checkpoints_pruned_at=None,
         )
         if moved is None:
             return None
