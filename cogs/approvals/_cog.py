@@ -15,6 +15,7 @@ from agents.triage.state import Decision
 from bot.notify import sync_listeners
 from cogs._checks import actor_of, is_maintainer
 from cogs._modals import modal_custom_id, submitted_values
+from cogs.approvals._draft import FULL_DRAFT, send_full_draft
 from cogs.approvals._notify import ReviewNotifier
 from cogs.approvals._updates import IssueUpdateNotifier
 from cogs.approvals._views import (
@@ -128,6 +129,9 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
         if not is_maintainer(interaction, settings):
             await _reply(interaction, NOT_A_MAINTAINER)
             return
+        if action == FULL_DRAFT:
+            await self._full_draft(interaction, item_id)
+            return
         item, problem = await self._open_item(interaction.guild_id, item_id, action)
         if item is None:
             await _reply(interaction, problem or UNKNOWN_ITEM)
@@ -136,6 +140,15 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
             await interaction.response.send_modal(decision_modal(action, item))
         else:
             await self._decide(interaction, item_id, {"action": action})
+
+    async def _full_draft(self, interaction: discord.Interaction, item_id: int) -> None:
+        item = await self.services.items.get(item_id)
+        if item is None or item.guild_id != interaction.guild_id:
+            await _reply(interaction, UNKNOWN_ITEM)
+        elif item.content_removed_at is not None or not item.spec:
+            await _reply(interaction, "This item has no draft any more.")
+        else:
+            await send_full_draft(interaction, item)
 
     async def on_modal(self, interaction: discord.Interaction, action: str, item_id: int) -> None:
         """A submitted review modal: acknowledge, check again, decide."""

@@ -11,6 +11,7 @@ import discord
 
 from agents.triage.ports import ItemEvent
 from bot.bounded import KeyedLocks
+from cogs.approvals._draft import needs_full_draft
 from cogs.approvals._embeds import reporter_message, review_embed
 from cogs.approvals._reporters import count_reporters
 from cogs.approvals._views import review_view
@@ -105,7 +106,7 @@ class ReviewNotifier:
             failure_reason=await self._failure_reason(item),
             reporters=(counted.issue_number, counted.reporters) if counted else None,
         )
-        return {"embed": embed, "view": review_view(item)}
+        return {"embed": embed, "view": review_view(item, full_draft=needs_full_draft(item, embed))}
 
     def _channel(self, channel_id: int, guild_id: int | None) -> discord.PartialMessageable:
         return self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
