@@ -112,7 +112,9 @@ class DetailsConversation:
             body=truncate(message.content, MAX_ANSWER_CHARS),
         )
         result = await self.services.runner.decide(item.id, answer)
-        if result.accepted:
+        if not result.accepted:  # another reply was taken as the answer a moment before
+            await self._add_more(item.id, message)
+        else:
             self._cancel_timeout(item.id)
             try:
                 await message.add_reaction("✅")

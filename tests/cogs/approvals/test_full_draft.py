@@ -45,10 +45,17 @@ async def test_a_maintainer_gets_the_whole_draft_privately(
 ) -> None:
     async with sandbox_on(backend, tmp_path, sentence_model, llm=True) as sb:
         flow = Flow(sb)
-        _short, short_review = await flow.report(
+        short, short_review = await flow.report(
             "Dark mode please: the settings page is too bright at night."
         )
         assert not [c for c in short_review.custom_ids() if c.startswith("approvals:full:")]
+        asked = await sb.discord.click_button(
+            short_review.id, f"approvals:full:{short.id}", sb.maintainer, check_exists=False
+        )
+        shown = await flow.answer(asked)  # a short draft comes as a message, no file
+        assert short.spec is not None and shown.startswith(f"# {short.spec['title']}")
+        as_text = sb.discord.message(asked.followups[-1].message_id or 0)
+        assert "Labels:" in shown and as_text is not None and not as_text.payload["attachments"]
         item_id, review_id = await _long_draft(sb, flow)
         review = sb.discord.message(review_id)
         assert review is not None and TAIL not in str(review.embeds), "the embed is cut"
