@@ -3,7 +3,8 @@
 Every hour: guilds that removed the bot more than GUILD_DATA_RETENTION ago lose all their
 data (unless the bot is back); finished items older than DATA_RETENTION lose their texts
 (the rows stay, for counts); rejected feedback older than REJECTED_INDEX_RETENTION leaves the
-duplicate index. Each run handles a bounded batch, so a backlog drains over a few runs.
+duplicate index; finished items lose their graph checkpoints (`bot.checkpoint_pruning`).
+Each run handles a bounded batch, so a backlog drains over a few runs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.checkpoint_pruning import CheckpointPruner
 from bot.services import Services
 from storage.guild_departures import GuildDepartureRepository
 from storage.item_privacy import ItemPrivacyRepository
@@ -33,6 +35,7 @@ class RetentionRun:
     guilds: list[int] = field(default_factory=list)
     texts: int = 0
     unindexed: int = 0
+    pruned: int = 0
 
 
 class RetentionJob:
@@ -59,9 +62,10 @@ class RetentionJob:
         self.batch = batch
         self.departures = GuildDepartureRepository(services.db)
         self.privacy = ItemPrivacyRepository(services.db)
+        self.pruner = CheckpointPruner(services, batch=batch)
 
     async def run(self) -> RetentionRun:
-        """One pass over all three rules."""
+        """One pass over all three rules, then a batch of checkpoint pruning."""
         done = RetentionRun()
         limits = self.services.settings.retention
         now = utcnow()
@@ -79,6 +83,7 @@ class RetentionJob:
             done.texts = (await self.personal_data.forget_texts(old)).items
             log.info("removed the texts of %d item(s) older than DATA_RETENTION", done.texts)
         done.unindexed = await self._unindex_rejected(now - limits.rejected_index_retention)
+        done.pruned = await self.pruner.run()
         return done
 
     async def _unindex_rejected(self, cutoff: datetime) -> int:

@@ -184,6 +184,14 @@ class ItemRepository:
         row = await self.db.read(lambda conn: conn.execute(stmt).one_or_none())
         return None if row is None else _item(row)
 
+    async def by_review_message(self, message_id: int) -> FeedbackItem | None:
+        """The item whose review message this is, or None (one query on an indexed column)."""
+        if not 0 < message_id < 2**63:
+            return None
+        stmt = select(*_ITEM_COLUMNS).where(_ITEMS.c.review_message_id == message_id).limit(1)
+        row = await self.db.read(lambda conn: conn.execute(stmt).one_or_none())
+        return None if row is None else _item(row)
+
     async def get_by_source(self, source_key: str) -> FeedbackItem | None:
         """The item created from this Discord event, or None."""
         async with self.db.sessions() as session:

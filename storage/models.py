@@ -139,7 +139,7 @@ class FeedbackItem(FeedbackItemBase, table=True):
     duplicates: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     decision: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     review_channel_id: int | None = Field(default=None, sa_type=BigInteger)
-    review_message_id: int | None = Field(default=None, sa_type=BigInteger)
+    review_message_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
     repo: str | None = Field(default=None, max_length=200)
     issue_number: int | None = None
     issue_url: str | None = Field(default=None, max_length=300)
@@ -150,6 +150,10 @@ class FeedbackItem(FeedbackItemBase, table=True):
     edited_text: str | None = Field(default=None, sa_column=Column(Text))
     """The reporter's edit of their message after triage began (shown on the review)."""
     edited_at: datetime | None = _ts(nullable=True)
+    reporter_more: str | None = Field(default=None, sa_column=Column(Text))
+    """What the reporter added in the details thread after answering (shown and filed)."""
+    checkpoints_pruned_at: datetime | None = _ts(nullable=True)
+    """When the graph checkpoints of the finished item were deleted (the audit trail stays)."""
     content_removed_at: datetime | None = _ts(nullable=True)
     """When the texts were removed (retention, or withdrawn by the reporter)."""
     unindexed_at: datetime | None = _ts(nullable=True)

@@ -37,9 +37,13 @@ class ThreadCheckpoints:
 
     async def forget(self, subject: DataSubject) -> int:
         """Delete every checkpoint and pending write of the subject's items."""
-        for item_id in subject.item_ids:
+        return await self.prune(subject.item_ids)
+
+    async def prune(self, item_ids: Sequence[int]) -> int:
+        """Delete the checkpoints and pending writes of these items; returns how many items."""
+        for item_id in item_ids:
             await self.saver.adelete_thread(str(item_id))
-        return len(subject.item_ids)
+        return len(item_ids)
 
 
 class ThreadedSqliteSaver(SqliteSaver):

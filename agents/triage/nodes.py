@@ -302,7 +302,11 @@ async def file_issue(state: TriageState, runtime: Runtime[TriageContext]) -> dic
             repo=repo,
             title=spec.get("title") or "Feedback from Discord",
             body=issue_body(
-                spec=spec, report=state.text, reporter=item.author_name, jump_url=item.jump_url
+                spec=spec,
+                report=state.text,
+                reporter=item.author_name,
+                jump_url=item.jump_url,
+                more=item.reporter_more,
             ),
             labels=list(spec.get("labels") or []),
             resumed=previous_attempt_unknown,

@@ -16,6 +16,7 @@ ItemEvent = Literal[
     "duplicate",
     "expired",
     "failed",
+    "reporter_added",
 ]
 
 

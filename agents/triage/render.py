@@ -97,7 +97,12 @@ def _spec_sections(spec: dict[str, Any]) -> list[str]:
 
 
 def issue_body(
-    *, spec: dict[str, Any], report: str, reporter: str | None, jump_url: str | None
+    *,
+    spec: dict[str, Any],
+    report: str,
+    reporter: str | None,
+    jump_url: str | None,
+    more: str | None = None,
 ) -> str:
     """The issue's Markdown body within GitHub's limit (the client adds the marker).
 
@@ -106,10 +111,15 @@ def issue_body(
         report: The reporter's message as received, quoted verbatim.
         reporter: Their Discord display name, shown as text.
         jump_url: Link to the original Discord message, if there is one.
+        more: What the reporter added in the details thread afterwards, quoted too.
     """
     quote = "### Reported on Discord\n\n" + quoted_report(
         report, limit=REPORT_LIMIT, source_url=jump_url
     )
+    if more:
+        quote += "\n\n### More from the reporter\n\n" + quoted_report(
+            more, limit=COMMENT_REPORT_LIMIT
+        )
     sections = _spec_sections(spec)
     room = GITHUB_BODY_LIMIT - _FOOTER_RESERVE - github_length(quote)
     room -= sum(github_length(part) + 2 for part in sections)

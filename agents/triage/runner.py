@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -17,6 +18,7 @@ from agents.triage.context import TriageContext
 from agents.triage.filing_retry import AUTO_RETRY_ACTOR
 from agents.triage.pending import pending_decision
 from agents.triage.state import Decision, InputState, Policy
+from bot.bounded import KeyedLocks
 from bot.log import item_context
 from storage.decisions import DECISION_ACTION
 from storage.items import ItemRepository
@@ -77,7 +79,7 @@ class TriageRunner:
         self.policy_for = policy_for
         self.owns_guild = owns_guild
         self._slots = asyncio.Semaphore(concurrency)
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._locks: KeyedLocks[int] = KeyedLocks()
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: dict[int, asyncio.TimerHandle] = {}
         self._failures: dict[int, int] = {}
@@ -88,8 +90,13 @@ class TriageRunner:
     def _config(item_id: int) -> dict[str, Any]:
         return {"configurable": {"thread_id": str(item_id)}}
 
-    def _lock(self, item_id: int) -> asyncio.Lock:
-        return self._locks.setdefault(item_id, asyncio.Lock())
+    def _lock(self, item_id: int) -> contextlib.AbstractAsyncContextManager[None]:
+        return self._locks(item_id)
+
+    @property
+    def locks_in_use(self) -> int:
+        """Items whose run lock is held or waited for (idle items keep none)."""
+        return len(self._locks)
 
     @property
     def in_flight(self) -> int:
@@ -140,8 +147,6 @@ class TriageRunner:
     def forget(self, item_ids: Iterable[int]) -> None:
         """Drop what the runner keeps about deleted items (a run still waiting finds none)."""
         self.cancel_held(item_ids)
-        for item_id in item_ids:
-            self._locks.pop(item_id, None)
 
     @property
     def held(self) -> int:

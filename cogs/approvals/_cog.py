@@ -15,6 +15,7 @@ from agents.triage.state import Decision
 from bot.notify import sync_listeners
 from cogs._checks import actor_of, is_maintainer
 from cogs._modals import modal_custom_id, submitted_values
+from cogs.approvals._draft import FULL_DRAFT, send_full_draft
 from cogs.approvals._notify import ReviewNotifier
 from cogs.approvals._outbox import DELIVER_EVERY
 from cogs.approvals._updates import IssueUpdateNotifier
@@ -129,6 +130,9 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
         if not is_maintainer(interaction, settings):
             await _reply(interaction, NOT_A_MAINTAINER)
             return
+        if action == FULL_DRAFT:
+            await self._full_draft(interaction, item_id)
+            return
         item, problem = await self._open_item(interaction.guild_id, item_id, action)
         if item is None:
             await _reply(interaction, problem or UNKNOWN_ITEM)
@@ -137,6 +141,15 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
             await interaction.response.send_modal(decision_modal(action, item))
         else:
             await self._decide(interaction, item_id, {"action": action})
+
+    async def _full_draft(self, interaction: discord.Interaction, item_id: int) -> None:
+        item = await self.services.items.get(item_id)
+        if item is None or item.guild_id != interaction.guild_id:
+            await _reply(interaction, UNKNOWN_ITEM)
+        elif item.content_removed_at is not None or not item.spec:
+            await _reply(interaction, "This item has no draft any more.")
+        else:
+            await send_full_draft(interaction, item)
 
     async def on_modal(self, interaction: discord.Interaction, action: str, item_id: int) -> None:
         """A submitted review modal: acknowledge, check again, decide."""
@@ -272,10 +285,9 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
             await self._show_progress(item.id)
 
     async def _item_for_review_message(self, message_id: int) -> FeedbackItem | None:
-        waiting = await self.services.items.list_by_status(
-            [ItemStatus.AWAITING_REVIEW, ItemStatus.FAILED]
-        )
-        return next((i for i in waiting if i.review_message_id == message_id), None)
+        item = await self.services.items.by_review_message(message_id)
+        waiting = (ItemStatus.AWAITING_REVIEW, ItemStatus.FAILED)
+        return item if item is not None and item.status in waiting else None
 
     async def _remove_reaction(self, payload: discord.RawReactionActionEvent) -> None:
         channel = self.bot.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)

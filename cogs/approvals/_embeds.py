@@ -250,6 +250,9 @@ def review_embed(
     if report:
         quoted = truncate(escape(report), FIELD_VALUE_LIMIT - 2)
         embed.add_field(name="Original feedback", value=quoted, inline=False)
+    if item.reporter_more:
+        more = truncate(escape(item.reporter_more), FIELD_VALUE_LIMIT - 2)
+        embed.add_field(name="💬 More from the reporter", value=more, inline=False)
     if item.edited_text:
         edited = truncate(escape(item.edited_text), FIELD_VALUE_LIMIT - 2)
         embed.add_field(name="✏️ Edited by the reporter since", value=edited, inline=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from agents.triage.ports import ItemEvent
+from bot.bounded import KeyedLocks
+from cogs.approvals._draft import needs_full_draft
 from cogs.approvals._embeds import review_embed
 from cogs.approvals._outbox import OutboxDelivery
 from cogs.approvals._reporters import count_reporters
@@ -37,7 +39,7 @@ class ReviewNotifier:
 
     def __init__(self, bot: IterateSwarmBot) -> None:
         self.bot = bot
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._locks: KeyedLocks[int] = KeyedLocks()
         self.outbox = OutboxDelivery(self)
 
     @property
@@ -50,9 +52,14 @@ class ReviewNotifier:
         """The review scheduler, when the process runs one."""
         return self.services.extras.get("scheduler")
 
-    def lock(self, item_id: int) -> asyncio.Lock:
-        """The lock that serialises changes to one item's messages."""
-        return self._locks.setdefault(item_id, asyncio.Lock())
+    def lock(self, item_id: int) -> contextlib.AbstractAsyncContextManager[None]:
+        """The lock that serialises changes to one item's messages (kept only while used)."""
+        return self._locks(item_id)
+
+    @property
+    def locks_in_use(self) -> int:
+        """Items whose message lock is held or waited for."""
+        return len(self._locks)
 
     async def item_changed(self, item_id: int, event: ItemEvent) -> None:
         """React to the graph's event; errors posting the review message propagate."""
@@ -68,6 +75,9 @@ class ReviewNotifier:
         if event in OUTBOX_EVENTS:
             # What a finished item owes Discord was written with its final status.
             await self.outbox.deliver_item(item_id)
+            return
+        if event == "reporter_added":
+            await self.refresh(item_id)
             return
         if event in FINAL_EVENTS:
             if self.scheduler is not None:
@@ -102,7 +112,7 @@ class ReviewNotifier:
             retry_limit=self.services.settings.triage.filing_auto_retries,
             reporters=(counted.issue_number, counted.reporters) if counted else None,
         )
-        return {"embed": embed, "view": review_view(item)}
+        return {"embed": embed, "view": review_view(item, full_draft=needs_full_draft(item, embed))}
 
     def _channel(self, channel_id: int, guild_id: int | None) -> discord.PartialMessageable:
         return self.bot.get_partial_messageable(channel_id, guild_id=guild_id)

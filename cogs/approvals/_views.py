@@ -12,16 +12,16 @@ import discord
 from agents.text import truncate
 from cogs._handlers import cog_or_apology
 from cogs._modals import text_value
+from cogs.approvals._draft import FULL_DRAFT, TEXT_INPUT_LIMIT, body_too_long_to_edit
 from cogs.approvals._embeds import best_candidate_number, spec_text
 from storage.models import FeedbackItem, ItemStatus
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("approve", "reject", "edit", "duplicate", "retry")
+ACTIONS = ("approve", "reject", "edit", "duplicate", "retry", FULL_DRAFT)
 MODAL_ACTIONS = frozenset({"reject", "edit", "duplicate"})
 CUSTOM_ID_PREFIX = "approvals"
 MODAL_TIMEOUT_SECONDS = 900
-TEXT_INPUT_LIMIT = 4000
 
 _BUTTON_LOOKS: dict[str, tuple[str, discord.ButtonStyle, str]] = {
     "approve": ("Approve", discord.ButtonStyle.success, "✅"),
@@ -29,7 +29,14 @@ _BUTTON_LOOKS: dict[str, tuple[str, discord.ButtonStyle, str]] = {
     "edit": ("Edit", discord.ButtonStyle.secondary, "✏️"),
     "duplicate": ("Duplicate", discord.ButtonStyle.secondary, "🔁"),
     "retry": ("Retry", discord.ButtonStyle.primary, "🔄"),
+    FULL_DRAFT: ("Full draft", discord.ButtonStyle.secondary, "📄"),
 }
+#: The Edit modal's body input when the drafted body is longer than it holds (label <= 45).
+KEPT_BODY_LABEL = "Body: too long to edit here, kept as is"
+KEPT_BODY_HINT = (
+    "The body is {chars:,} characters (see Full draft). "
+    "Leave empty to keep it; text here replaces it."
+)
 _ID_PART = re.compile(r"^(?P<action>[a-z]+):(?P<item_id>\d{1,19})$")
 
 
@@ -100,16 +107,20 @@ class ReviewButton(
             await handler.on_button(interaction, self.action, self.item_id)
 
 
-def review_view(item: FeedbackItem) -> discord.ui.View | None:
-    """The buttons a review message shows in the item's current status (None: no buttons)."""
+def review_view(item: FeedbackItem, *, full_draft: bool = False) -> discord.ui.View | None:
+    """The buttons a review message shows in the item's current status (None: no buttons).
+
+    `full_draft` adds the "Full draft" button, for a draft the embed shows only in part.
+    """
     assert item.id is not None
     view = discord.ui.View(timeout=None)
+    actions: tuple[str, ...] = ()
     if item.status == ItemStatus.AWAITING_REVIEW:
-        for action in ("approve", "reject", "edit", "duplicate"):
-            view.add_item(ReviewButton(action, item.id))
-        return view
-    if item.status == ItemStatus.FAILED:
-        for action in ("retry", "edit", "reject"):
+        actions = ("approve", "reject", "edit", "duplicate")
+    elif item.status == ItemStatus.FAILED:
+        actions = ("retry", "edit", "reject")
+    if actions:
+        for action in actions + ((FULL_DRAFT,) if full_draft else ()):
             view.add_item(ReviewButton(action, item.id))
         return view
     if item.issue_url and item.issue_url.startswith(("http://", "https://")):
@@ -174,7 +185,8 @@ class EditModal(_DecisionModal):
         super().__init__(title=f"Edit feedback #{item.id}", item_id=item.id)
         spec = item.spec or {}
         self.original_title = truncate(str(spec.get("title") or ""), 256)
-        self.original_body = truncate(spec_text(spec), TEXT_INPUT_LIMIT)
+        self.body_kept = body_too_long_to_edit(item)
+        self.original_body = "" if self.body_kept else spec_text(spec)
         self.original_labels = ", ".join(str(label) for label in spec.get("labels") or [])
         self.issue_title: discord.ui.TextInput[Any] = discord.ui.TextInput(
             label="Title",
@@ -184,7 +196,10 @@ class EditModal(_DecisionModal):
             custom_id="title",
         )
         self.body: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Body (markdown)",
+            label=KEPT_BODY_LABEL if self.body_kept else "Body (markdown)",
+            placeholder=KEPT_BODY_HINT.format(chars=len(spec_text(spec)))
+            if self.body_kept
+            else None,
             style=discord.TextStyle.paragraph,
             default=self.original_body or None,
             max_length=TEXT_INPUT_LIMIT,
@@ -228,7 +243,7 @@ class EditModal(_DecisionModal):
             changed["title"] = title
         if "body" in submitted:
             body = text_value(submitted, "body").strip()
-            if body != self.original_body.strip():
+            if body != self.original_body.strip() and (body or not self.body_kept):
                 changed["body"] = body
         if "labels" in submitted:
             labels = text_value(submitted, "labels").strip()

@@ -24,6 +24,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from agents.text import has_substance
+from bot.bounded import BoundedCache
 from bot.guild_settings import GuildSettings
 from cogs._checks import is_maintainer
 from cogs._modals import modal_custom_id, submitted_values
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _REMEMBERED_MESSAGES = 2048
+#: Channels whose thread parent is remembered (the least recently seen are looked up again).
+_REMEMBERED_THREADS = 4096
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ class IntakeCog(commands.Cog):
             backlog=limits.rate_limit_backlog,
         )
         self._explained: OrderedDict[int, None] = OrderedDict()
-        self._thread_parents: dict[int, int | None] = {}
+        self._thread_parents: BoundedCache[int, int | None] = BoundedCache(_REMEMBERED_THREADS)
         self.details = DetailsConversation(bot)
         self.send_to_triage_menu = app_commands.ContextMenu(
             name=SEND_TO_TRIAGE, callback=self.send_to_triage
@@ -155,6 +158,7 @@ class IntakeCog(commands.Cog):
             details={"reason": "sent to triage again by a maintainer"},
             triage_requested_by=maintainer,
             flow_done=False,
+            checkpoints_pruned_at=None,
         )
         if moved is None:
             return None
@@ -177,8 +181,8 @@ class IntakeCog(commands.Cog):
             except discord.HTTPException:
                 return channel_id
             parent = fetched.parent_id if isinstance(fetched, discord.Thread) else channel_id
-            self._thread_parents[channel_id] = parent
-        return self._thread_parents[channel_id]
+            self._thread_parents.put(channel_id, parent)
+        return self._thread_parents.get(channel_id)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:

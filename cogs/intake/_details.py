@@ -3,7 +3,9 @@
 The graph decides what to ask (`agents/triage/details.py`) and pauses; this module opens a
 thread on the reporter's message (thread id = message id), posts the questions, arms the
 timeout, and turns the reporter's first substantial reply in that thread into a `details`
-decision that resumes the graph. Replies by anyone else are left alone.
+decision that resumes the graph. The reporter's later replies are added to the item while it is
+undecided ("more from the reporter", shown for review and quoted in the issue) and ignored once
+it is decided; replies by anyone else are left alone. No reply in that thread becomes an item.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from agents.text import has_substance, truncate
 from agents.triage.ports import ItemEvent
 from agents.triage.state import Decision
 from storage.models import FeedbackItem, ItemStatus
+from storage.reporter_notes import MORE_LIMIT, ReporterNotes
 
 if TYPE_CHECKING:
     from bot.client import IterateSwarmBot
@@ -90,8 +93,14 @@ class DetailsConversation:
         if not isinstance(message.channel, discord.Thread):
             return False
         item = await self.services.items.get_by_source(f"message:{message.channel.id}")
-        if item is None or item.id is None or item.status != ItemStatus.AWAITING_DETAILS:
+        if item is None or item.id is None:
             return False
+        if item.status != ItemStatus.AWAITING_DETAILS:
+            if not await self._asked_in(item.id, message.channel.id):
+                return False  # a thread someone else opened on the report
+            if message.author.id == item.author_id and has_substance(message.content):
+                await self._add_more(item.id, message)
+            return True
         if message.author.id != item.author_id:
             return True  # someone else talking in the reporter's thread: not feedback either
         if not has_substance(message.content):
@@ -103,13 +112,38 @@ class DetailsConversation:
             body=truncate(message.content, MAX_ANSWER_CHARS),
         )
         result = await self.services.runner.decide(item.id, answer)
-        if result.accepted:
+        if not result.accepted:  # another reply was taken as the answer a moment before
+            await self._add_more(item.id, message)
+        else:
             self._cancel_timeout(item.id)
             try:
                 await message.add_reaction("✅")
             except discord.HTTPException:
                 log.info("could not react to the answer for item %s", item.id)
         return True
+
+    async def _add_more(self, item_id: int, message: discord.Message) -> None:
+        """Keep a later reply on the undecided item and show it for review; else ignore it."""
+        text = truncate(message.content, MORE_LIMIT)
+        added = await ReporterNotes(self.services.db).append(item_id=item_id, text=text)
+        if added is None:
+            log.info("item %s is decided or full; a later reply in its thread is ignored", item_id)
+            return
+        await self.services.items.record_event(
+            item_id=item_id, actor="reporter", action="reporter_added", details={"chars": len(text)}
+        )
+        try:
+            await message.add_reaction("✅")
+        except discord.HTTPException:
+            log.info("could not react to the addition for item %s", item_id)
+        await self.services.notifier.item_changed(item_id, "reporter_added")
+
+    async def _asked_in(self, item_id: int, thread_id: int) -> bool:
+        """Whether the bot asked for details in this thread."""
+        return any(
+            event.action == "details_asked" and (event.details or {}).get("thread_id") == thread_id
+            for event in await self.services.items.events(item_id)
+        )
 
     async def _questions(self, item_id: int) -> list[str]:
         for event in reversed(await self.services.items.events(item_id)):

@@ -45,6 +45,10 @@ class RecordQueries:
         """A stored message by id."""
         return self.state.messages.get(message_id)
 
+    def attachment_bytes(self, attachment: Payload) -> bytes:
+        """The uploaded content of an attachment object of a stored message."""
+        return self.state.uploads[int(attachment["id"])]
+
     async def wait_for_message(
         self,
         channel_id: int,

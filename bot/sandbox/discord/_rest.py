@@ -36,6 +36,8 @@ class ApiCall:
     body: Any
     files: list[tuple[str, int, str]] = field(default_factory=list)
     authorization: str | None = None
+    uploads: list[bytes] = field(default_factory=list)
+    """The bytes of each file in `files`, in the same order."""
 
     def param_int(self, name: str) -> int:
         """A numeric path parameter."""
@@ -160,12 +162,14 @@ class RestApi:
     async def _parse(self, request: web.Request, path: str) -> ApiCall:
         body: Any = None
         files: list[tuple[str, int, str]] = []
+        uploads: list[bytes] = []
         if request.content_type.startswith("multipart/"):
             form = await request.post()
             for value in form.values():
                 if isinstance(value, web.FileField):
-                    size = len(value.file.read())
-                    files.append((value.filename, size, value.content_type))
+                    data = value.file.read()
+                    files.append((value.filename, len(data), value.content_type))
+                    uploads.append(data)
             if "payload_json" in form:
                 body = json.loads(str(form["payload_json"]))
         elif request.can_read_body:
@@ -179,6 +183,7 @@ class RestApi:
             body=body,
             files=files,
             authorization=request.headers.get("Authorization"),
+            uploads=uploads,
         )
 
     def _scripted_failure(
@@ -272,8 +277,10 @@ class RestApi:
     def attachments(self, call: ApiCall, channel: Payload) -> list[Payload]:
         """Attachment objects for the files uploaded with `call`."""
         result = []
-        for filename, size, content_type in call.files:
+        for index, (filename, size, content_type) in enumerate(call.files):
             attachment_id = self.state.ids.next()
+            if index < len(call.uploads):
+                self.state.uploads[attachment_id] = call.uploads[index]
             url = f"{self.public_url()}/attachments/{channel['id']}/{attachment_id}/{filename}"
             result.append(
                 {

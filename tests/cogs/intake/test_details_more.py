@@ -1,0 +1,131 @@
+"""Later replies in a details thread: context for the undecided item, never new items."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.sandbox.discord import FakeUser
+from bot.sandbox.discord._payloads import thread_payload
+from bot.sandbox.stack import Sandbox, sandbox_stack
+from storage.embeddings import Embedder
+from storage.models import FeedbackItem, ItemStatus
+
+WAIT = 30.0
+THIN_REPORT = "the app crashes all the time"
+ANSWER = "1. open settings 2. tap export. Version 2.1 on Android 14"
+MORE = "It also happens on my tablet when the battery saver is on"
+TOO_LATE = "Oh and it crashes on the web version as well"
+MORE_HEADING = "More from the reporter"
+
+
+@pytest.fixture(scope="module")
+async def sb(
+    embedder: Embedder,
+    tmp_path_factory: pytest.TempPathFactory,
+    module_database_url: str | None,
+) -> AsyncIterator[Sandbox]:
+    async with sandbox_stack(
+        data_dir=tmp_path_factory.mktemp("details-more"),
+        database_url=module_database_url,
+        model=embedder.model,
+        extra_env={"ASK_FOR_DETAILS": "true"},
+    ) as sandbox:
+        yield sandbox
+
+
+async def _answered(sb: Sandbox, reporter: FakeUser) -> tuple[FeedbackItem, int]:
+    """A thin report whose reporter answered the questions; (item in review, thread id)."""
+    posted = await sb.discord.post_message(sb.discord.feedback_channel_id, reporter, THIN_REPORT)
+    thread_id = int(posted["id"])
+    item = await sb.wait_for_item_from_message(thread_id, within=WAIT)
+    assert item.id is not None
+    await sb.wait_for_item_status(item.id, ItemStatus.AWAITING_DETAILS, within=WAIT)
+    await sb.discord.wait_for_message(
+        thread_id, lambda m: m.author_id == sb.discord.bot_user.id, timeout=WAIT
+    )
+    await sb.discord.post_message(thread_id, reporter, ANSWER)
+    await sb.wait_for_review_message(item.id, within=WAIT)
+    fresh = await sb.wait_for_item_status(item.id, ItemStatus.AWAITING_REVIEW, within=WAIT)
+    return fresh, thread_id
+
+
+async def _review_fields(sb: Sandbox, message_id: int, wanted: str) -> str:
+    """The review embed's fields once `wanted` appears in them."""
+    for _ in range(int(WAIT / 0.05)):
+        stored = sb.discord.message(message_id)
+        fields = str(stored.embeds[0].get("fields")) if stored and stored.embeds else ""
+        if wanted in fields:
+            return fields
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{wanted!r} never shown on the review message")
+
+
+async def _settled(sb: Sandbox) -> None:
+    """Wait until the bot has handled what was posted before: a fresh report is taken in."""
+    posted = await sb.discord.post_message(
+        sb.discord.feedback_channel_id, sb.discord.add_user("marker"), "dark mode please, thanks"
+    )
+    await sb.wait_for_item_from_message(int(posted["id"]), within=WAIT)
+    await asyncio.sleep(0.5)
+
+
+async def _items_from(sb: Sandbox, message_ids: list[int]) -> list[FeedbackItem]:
+    found = [await sb.services.items.get_by_source(f"message:{m}") for m in message_ids]
+    return [item for item in found if item is not None]
+
+
+async def test_a_second_reply_reaches_the_item_and_its_issue_not_a_new_item(sb: Sandbox) -> None:
+    reporter, bystander = sb.discord.add_user("rin"), sb.discord.add_user("sam")
+    item, thread_id = await _answered(sb, reporter)
+    assert item.id is not None and item.review_message_id is not None
+
+    more = await sb.discord.post_message(thread_id, reporter, MORE)
+    chatter = await sb.discord.post_message(thread_id, bystander, "same for me on desktop")
+    await sb.discord.wait_for_reaction(int(more["id"]), "✅", timeout=WAIT)
+    fields = await _review_fields(sb, item.review_message_id, MORE_HEADING)
+    assert "battery saver" in fields
+    await _settled(sb)
+    assert await _items_from(sb, [int(more["id"]), int(chatter["id"])]) == []
+    stored = await sb.item(item.id)
+    assert stored is not None and stored.reporter_more is not None
+    assert MORE in stored.reporter_more and "desktop" not in stored.reporter_more
+
+    click = await sb.discord.click_button(
+        item.review_message_id, f"approvals:approve:{item.id}", sb.maintainer
+    )
+    await click.wait_response(timeout=5)
+    filed = await sb.wait_for_item_status(item.id, ItemStatus.FILED, within=WAIT)
+    (issue,) = [i for i in sb.github.issues_in(sb.repo) if i.number == filed.issue_number]
+    assert issue.body is not None and MORE in issue.body and "Android 14" in issue.body
+
+    late = await sb.discord.post_message(thread_id, reporter, TOO_LATE)
+    await _settled(sb)
+    assert await _items_from(sb, [int(late["id"])]) == []
+    after = await sb.item(item.id)
+    assert after is not None and TOO_LATE not in (after.reporter_more or "")
+    sb.discord.assert_never_pinged()
+
+
+async def test_a_thread_someone_else_opened_on_a_report_still_feeds_intake(sb: Sandbox) -> None:
+    await sb.services.guild_settings.change(
+        guild_id=sb.discord.guild_id, key="ask_for_details", raw="false", actor="test"
+    )
+    reporter = sb.discord.add_user("ivy")
+    posted = await sb.discord.post_message(
+        sb.discord.feedback_channel_id,
+        reporter,
+        "The export button crashes. Steps: open settings, tap export. Version 2.1 on Android.",
+    )
+    item = await sb.wait_for_item_from_message(int(posted["id"]), within=WAIT)
+    assert item.id is not None
+    await sb.wait_for_item_status(item.id, ItemStatus.AWAITING_REVIEW, within=WAIT)
+    parent = sb.discord.state.channels[sb.discord.feedback_channel_id]
+    sb.discord.state.add_channel(thread_payload(int(posted["id"]), parent, reporter.id, "chat"))
+    reply = await sb.discord.post_message(
+        int(posted["id"]), reporter, "Separate thing: the search box ignores accents"
+    )
+    new = await sb.wait_for_item_from_message(int(reply["id"]), within=WAIT)
+    assert new.id != item.id
