@@ -307,9 +307,8 @@ class TriageRunner:
         for item in await self.items.list_unfinished():
             if item.id is None or item.id in self._held or not self.owns_guild(item.guild_id):
                 continue
-            running = self._locks.get(item.id)
-            if running is not None and running.locked():
-                continue
+            if self._locks.locked(item.id):
+                continue  # its graph is running now
             if _aware(item.updated_at) > cutoff or await self._paused(item):
                 continue
             self.submit(item.id)
