@@ -28,6 +28,8 @@ _SELF_REPORTED = (SourceKind.CHANNEL, SourceKind.SLASH)
 _SCRUBBED: dict[str, Any] = {
     "raw_text": "",
     "edited_text": None,
+    "title": None,
+    "context": None,
     "author_name": "",
     "jump_url": None,
     "spec": None,
