@@ -82,8 +82,11 @@ class ForumSettings(BaseSettings):
 
     @field_validator("tracked_tag", "duplicate_tag", "declined_tag", "resolved_tag", mode="after")
     @classmethod
-    def _blank_is_none(cls, value: str | None) -> str | None:
-        return value.strip() if value and value.strip() else None
+    def _none_is_no_tag(cls, value: str | None) -> str | None:
+        """`none` (or blank) means the bot puts no tag for that step."""
+        if value is None or value.strip().casefold() in ("", "none"):
+            return None
+        return value.strip()
 
     def meaning(self, tag_names: list[str]) -> tuple[str | None, list[str]]:
         """The kind hint (the first tag that gives one) and the labels of a post's tags."""
