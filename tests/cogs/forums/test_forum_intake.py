@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.forum_settings import parse_tag_map
 from bot.sandbox.stack import Sandbox
 from storage.models import ItemStatus
 from tests.cogs.forums.conftest import WAIT, WINDOW_SECONDS, forum_id, open_post
@@ -31,11 +32,12 @@ async def _all_items(sb: Sandbox) -> list[int]:
 async def test_a_tagged_post_is_one_item_and_replies_before_review_are_its_context(
     sb: Sandbox,
 ) -> None:
+    sb.services.settings.forums.tag_map = parse_tag_map("bug=bug:needs-triage")
     await open_post(sb, sb.reporter, "Search ignores accents", WARM_UP)
     post_id, item = await open_post(sb, sb.reporter, TITLE, STARTER, tags=("Bug",))
     assert item.id is not None and item.status == ItemStatus.RECEIVED, "deferred by the limit"
     assert (item.title, item.kind_hint, item.forum_post_id) == (TITLE, "bug", post_id)
-    assert item.raw_text == STARTER
+    assert item.raw_text == STARTER and item.reporter_labels == ["needs-triage"]
 
     await sb.discord.post_message(post_id, sb.outsider, "Same here on Linux, version 3.1.")
     await sb.discord.post_message(post_id, sb.reporter, "It also happens with the JSON export.")
@@ -45,6 +47,7 @@ async def test_a_tagged_post_is_one_item_and_replies_before_review_are_its_conte
     assert "olly-outsider: Same here on Linux" in reviewed.context
     assert "riley-reporter: It also happens with the JSON export." in reviewed.context
     assert reviewed.spec is not None and reviewed.spec["title"] == TITLE
+    assert "needs-triage" in reviewed.spec["labels"]
     shown = strip_escapes(embed_text(sb.discord.message(review_id)))
     assert "JSON export" in shown and "Same here on Linux" in shown
     before = await _all_items(sb)
@@ -76,4 +79,18 @@ async def test_text_channels_keep_one_item_per_message(sb: Sandbox) -> None:
     posted = await sb.discord.post_message(sb.discord.feedback_channel_id, sb.outsider, STARTER)
     item = await sb.wait_for_item_from_message(int(posted["id"]), within=WAIT)
     assert item.forum_post_id is None and item.title is None
-    assert forum_id(sb) != item.channel_id
+    thread = await sb.discord.post_message(item.channel_id or 0, sb.reporter, WARM_UP)
+    in_thread = await sb.wait_for_item_from_message(int(thread["id"]), within=WAIT)
+    assert in_thread.id != item.id and in_thread.forum_post_id is None
+
+
+async def test_a_forum_set_with_config_is_a_feedback_channel(sb: Sandbox) -> None:
+    options = {"key": "feedback_channel_ids", "value": str(forum_id(sb))}
+    interaction = await sb.discord.slash_command("config set", options, sb.discord.owner)
+    answer = await interaction.wait_for(lambda r: r.kind == "followup", timeout=WAIT)
+    assert str(forum_id(sb)) in (answer.content or "")
+    post_id, item = await open_post(sb, sb.outsider, "Search ignores accents", WARM_UP)
+    assert item.forum_post_id == post_id and item.kind_hint is None
+    ignored = await sb.discord.post_message(sb.discord.feedback_channel_id, sb.reporter, STARTER)
+    await asyncio.sleep(1.0)
+    assert await sb.services.items.get_by_source(f"message:{ignored['id']}") is None
