@@ -3,6 +3,8 @@
 - Filed → the "tracked" tag; marked duplicate → "duplicate"; rejected → "declined".
 - The issue closed as completed, or given the update label ("released") → "resolved", and the
   post is archived (FORUM_ARCHIVE_RESOLVED); reopened → "resolved" removed, the post reopened.
+- A deleted post is a deleted starter message: its item is removed, or withdrawn while its
+  review is open (`cogs/privacy`).
 
 The words in the post (the issue link, the reason, the update) are the reporter notices of the
 approvals cog, sent as replies to the post's starter message; this cog runs after it (cogs load
@@ -14,8 +16,9 @@ post is archived only after its last message. Each issue change is applied to a 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import discord
 from discord.ext import commands
 
 from agents.triage.ports import ItemEvent
@@ -83,6 +86,15 @@ class ForumsCog(commands.Cog, name="Forums"):
         """Stop hearing about them."""
         self.services.notifier.unregister(self)
         sync_listeners(self.services.extras).unregister(self.synced)
+
+    @commands.Cog.listener()
+    async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
+        """A deleted post takes its item along like a deleted message (or withdraws it)."""
+        if not self.services.runner.owns_guild(payload.guild_id):
+            return
+        follow: Any = self.bot.get_cog("FollowDiscord")
+        if follow is not None:
+            await follow.message_deleted(payload.thread_id)
 
     async def _may_change(self, item: FeedbackItem) -> bool:
         if item.forum_post_id is None or not self.services.runner.owns_guild(item.guild_id):

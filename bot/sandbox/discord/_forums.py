@@ -157,6 +157,23 @@ class ForumActions:
         await self.hub.dispatch("MESSAGE_CREATE", stored.snapshot(), guild_id=guild_id)
         return thread
 
+    async def delete_forum_post(self, post_id: int) -> None:
+        """Delete a post (as its author or a moderator): THREAD_DELETE, no MESSAGE_DELETE."""
+        thread = self.state.channels.pop(post_id)
+        guild = self.state.guild_of(thread)
+        if guild is not None and post_id in guild.channel_ids:
+            guild.channel_ids.remove(post_id)
+        for message_id in self.state.channel_messages.get(post_id, []):
+            self.state.messages[message_id].deleted = True
+        self.state.changed()
+        event = {
+            "id": thread["id"],
+            "guild_id": thread["guild_id"],
+            "parent_id": thread["parent_id"],
+            "type": thread["type"],
+        }
+        await self.hub.dispatch("THREAD_DELETE", event, guild_id=guild_id_of(thread))
+
     def post(self, post_id: int) -> Payload:
         """The post (thread) payload as currently stored."""
         return self.state.channels[post_id]

@@ -94,3 +94,13 @@ async def test_a_forum_set_with_config_is_a_feedback_channel(sb: Sandbox) -> Non
     ignored = await sb.discord.post_message(sb.discord.feedback_channel_id, sb.reporter, STARTER)
     await asyncio.sleep(1.0)
     assert await sb.services.items.get_by_source(f"message:{ignored['id']}") is None
+
+
+async def test_a_post_deleted_under_review_withdraws_its_item(sb: Sandbox) -> None:
+    post_id, item = await open_post(sb, sb.outsider, TITLE, STARTER, tags=("bug",))
+    assert item.id is not None
+    await sb.wait_for_review_message(item.id, within=WAIT)
+
+    await sb.discord.delete_forum_post(post_id)
+    withdrawn = await sb.wait_for_item_status(item.id, ItemStatus.WITHDRAWN, within=WAIT)
+    assert (withdrawn.raw_text, withdrawn.title, withdrawn.context) == ("", None, None)
