@@ -222,6 +222,11 @@ async def draft_spec(state: TriageState, runtime: Runtime[TriageContext]) -> dic
     return {"spec": spec_dict}
 
 
+def _report(state: TriageState) -> str:
+    """The reporter's words as the review showed them (replies that came in during triage too)."""
+    return str((state.spec or {}).get("report") or state.text)
+
+
 def _verdict_fields(state: TriageState) -> dict[str, Any]:
     return {
         "kind": state.kind,
@@ -299,7 +304,7 @@ async def file_issue(state: TriageState, runtime: Runtime[TriageContext]) -> dic
             repo=repo,
             title=spec.get("title") or "Feedback from Discord",
             body=issue_body(
-                spec=spec, report=state.text, reporter=item.author_name, jump_url=item.jump_url
+                spec=spec, report=_report(state), reporter=item.author_name, jump_url=item.jump_url
             ),
             labels=list(spec.get("labels") or []),
             resumed=previous_attempt_unknown,
@@ -371,7 +376,7 @@ async def mark_duplicate(state: TriageState, runtime: Runtime[TriageContext]) ->
                     number=decision.issue_number,
                     body=duplicate_comment(
                         item_id=state.item_id,
-                        report=state.text,
+                        report=_report(state),
                         reporter=item.author_name,
                         reporters=len({_author_key(i) for i in reporters}),
                     ),

@@ -7,6 +7,7 @@ import asyncio
 from bot.forum_settings import parse_tag_map
 from bot.sandbox.stack import Sandbox
 from storage.models import ItemStatus
+from tests.cogs.approvals.conftest import Flow
 from tests.cogs.forums.conftest import WAIT, WINDOW_SECONDS, forum_id, open_post
 from tests.e2e.harness import embed_text, strip_escapes
 
@@ -58,6 +59,12 @@ async def test_a_tagged_post_is_one_item_and_replies_before_review_are_its_conte
     assert await _all_items(sb) == before, "replies after the review are discussion"
     after = await sb.item(item.id)
     assert after is not None and after.context == reviewed.context
+
+    await Flow(sb).click(sb.discord.message(review_id), "approve", item.id)  # type: ignore[arg-type]
+    filed = await sb.wait_for_item_status(item.id, ItemStatus.FILED, within=WAIT)
+    issue = sb.github.repo(sb.repo).issues[filed.issue_number or 0]
+    assert issue.title == TITLE and "needs-triage" in issue.labels
+    assert "JSON export" in (issue.body or "") and "Any news" not in (issue.body or "")
     sb.discord.assert_never_pinged()
 
 
