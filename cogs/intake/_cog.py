@@ -28,7 +28,7 @@ from bot.guild_settings import GuildSettings
 from cogs._checks import is_maintainer
 from cogs._modals import modal_custom_id, submitted_values
 from cogs.intake._details import DetailsConversation
-from cogs.intake._forum import PostReplies, forum_post, has_words, post_item
+from cogs.intake._forum import PostReplies, channel_item, forum_post, has_words
 from cogs.intake._messages import (
     BACKLOG_FULL,
     NO_SUBSTANCE,
@@ -204,10 +204,7 @@ class IntakeCog(commands.Cog):
         if post is not None and message.id != post.id:
             await self.post_replies.on_reply(message, post)
             return
-        if post is not None:
-            base = post_item(message, post, self.services.settings.forums)
-        else:
-            base = item_from_message(message, SourceKind.CHANNEL)
+        base = channel_item(message, post, self.services.settings.forums)
         if not has_words(base):
             await self._explain_once(message)
             return

@@ -15,6 +15,7 @@ import discord
 
 from agents.text import has_substance, truncate
 from bot.forum_settings import ForumSettings
+from cogs.intake._messages import item_from_message
 from storage.models import FeedbackItemBase, ItemStatus, SourceKind
 
 if TYPE_CHECKING:
@@ -67,6 +68,15 @@ def post_item(
         title=post.name[:200],
         reporter_labels=labels or None,
     )
+
+
+def channel_item(
+    message: discord.Message, post: discord.Thread | None, forums: ForumSettings
+) -> FeedbackItemBase:
+    """The intake fields of a feedback-channel message: a post's starter, or any message."""
+    if post is None:
+        return item_from_message(message, SourceKind.CHANNEL)
+    return post_item(message, post, forums)
 
 
 def has_words(base: FeedbackItemBase) -> bool:

@@ -179,3 +179,30 @@ async def test_missing_tags_and_a_missing_permission_leave_the_link_and_say_why(
     assert "needs the Manage Threads permission" in caplog.text
     assert sb.discord.post_tags(post_id) == ["bug"] and not sb.discord.post_archived(post_id)
     assert caplog.text.count("has no tag 'shipped'") == 1
+
+
+async def test_an_archived_post_is_reopened_after_a_restart(sb: Sandbox) -> None:
+    flow = Flow(sb)
+    post_id, item = await open_post(sb, sb.reporter, TITLE, BUG, tags=("bug",))
+    filed = await _filed(sb, flow, post_id, item)
+    await _sync(sb)
+    sb.github.close_issue(sb.repo, filed.issue_number or 0, "completed", at=_later(1))
+    await _sync(sb)
+    await _post_becomes(sb, post_id, lambda: sb.discord.post_archived(post_id), "archived")
+
+    await sb.restart()
+    assert sb.bot.get_channel(post_id) is None, "archived posts are not in the gateway cache"
+    await sb.services.guild_settings.change(  # no notice in the post: the bot reopens it
+        guild_id=sb.discord.guild_id, key="notify_reporter", raw="false", actor="test"
+    )
+    sb.github.reopen_issue(sb.repo, filed.issue_number or 0, at=_later(2))
+    await _sync(sb)
+    await _post_becomes(
+        sb,
+        post_id,
+        lambda: (
+            "resolved" not in sb.discord.post_tags(post_id)
+            and not sb.discord.post_archived(post_id)
+        ),
+        "resolved tag removed and reopened",
+    )
