@@ -109,5 +109,9 @@ async def test_a_post_deleted_under_review_withdraws_its_item(sb: Sandbox) -> No
     await sb.wait_for_review_message(item.id, within=WAIT)
 
     await sb.discord.delete_forum_post(post_id)
-    withdrawn = await sb.wait_for_item_status(item.id, ItemStatus.WITHDRAWN, within=WAIT)
+    withdrawn = await sb.wait_for_item(
+        lambda i: i.status == ItemStatus.WITHDRAWN and i.content_removed_at is not None,
+        item_id=item.id,
+        within=WAIT,
+    )
     assert (withdrawn.raw_text, withdrawn.title, withdrawn.context) == ("", None, None)
