@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.demo_forum import ForumScene, add_forum
 from bot.sandbox.discord import FakeInteraction, FakeUser, StoredMessage
-from bot.sandbox.stack import Sandbox, sandbox_stack
+from bot.sandbox.stack import Sandbox, sandbox_stack, settings_from_env
 from bot.settings import Settings
 from storage.models import FeedbackItem, ItemStatus
 
@@ -396,13 +397,20 @@ async def run_demo(
         transcript.say(f"Model loaded in {ready_at - loaded_at:.1f}s; starting the bot.")
         try:
             async with sandbox_stack(
-                data_dir=data_dir, model=model, inherit_environment=False
+                data_dir=data_dir, model=model, inherit_environment=False, start_bot=False
             ) as sb:
+                forum_id = add_forum(sb)
+                channels = f"{sb.discord.feedback_channel_id},{forum_id}"
+                sb.env["FEEDBACK_CHANNEL_IDS"] = channels
+                sb.settings = settings_from_env(sb.env, inherit_environment=False)
+                await sb.start()
                 transcript.say(
                     f"Bot connected to guild '{sb.discord.state.guilds[sb.discord.guild_id].name}' "
                     f"in {time.monotonic() - ready_at:.1f}s (engine: {sb.services.engine.name})."
                 )
                 await DemoScript(sb, transcript).run()
+                with transcript.step("a forum post's whole life"):
+                    await ForumScene(sb, transcript, forum_id, STEP_TIMEOUT_SECONDS).run()
         except (DemoStepError, TimeoutError, RuntimeError) as exc:
             print(f"\niterateswarm demo failed: {exc}", file=sys.stderr)
             return 1

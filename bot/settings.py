@@ -17,6 +17,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agents.dedup.scoring import DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_POSSIBLE_THRESHOLD
+from bot.forum_settings import ForumSettings
 
 IdList = Annotated[list[int], NoDecode]
 NameList = Annotated[list[str], NoDecode]
@@ -428,6 +429,7 @@ class Settings(_Section):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     triage: TriageSettings = Field(default_factory=TriageSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    forums: ForumSettings = Field(default_factory=ForumSettings)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -482,12 +484,13 @@ class Settings(_Section):
 
 
 #: Each nested section of `Settings`, by field name.
-SECTIONS: dict[str, type[_Section]] = {
+SECTIONS: dict[str, type[BaseSettings]] = {
     "discord": DiscordSettings,
     "github": GitHubSettings,
     "llm": LLMSettings,
     "triage": TriageSettings,
     "retention": RetentionSettings,
+    "forums": ForumSettings,
 }
 
 

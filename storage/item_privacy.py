@@ -29,6 +29,8 @@ _SCRUBBED: dict[str, Any] = {
     "raw_text": "",
     "edited_text": None,
     "reporter_more": None,
+    "title": None,
+    "context": None,
     "author_name": "",
     "jump_url": None,
     "spec": None,

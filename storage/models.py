@@ -113,6 +113,12 @@ class FeedbackItemBase(SQLModel):
     jump_url: str | None = Field(default=None, max_length=300)
     raw_text: str = Field(sa_column=Column(Text, nullable=False))
     kind_hint: str | None = Field(default=None, max_length=20)
+    forum_post_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    """The forum post (thread) the item came from; the post follows the item and its issue."""
+    title: str | None = Field(default=None, max_length=200)
+    """The reporter's own title (a forum post's), used as the issue title."""
+    reporter_labels: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    """GitHub labels the reporter's forum tags map to."""
 
 
 class FeedbackItem(FeedbackItemBase, table=True):
@@ -154,6 +160,8 @@ class FeedbackItem(FeedbackItemBase, table=True):
     """What the reporter added in the details thread after answering (shown and filed)."""
     checkpoints_pruned_at: datetime | None = _ts(nullable=True)
     """When the graph checkpoints of the finished item were deleted (the audit trail stays)."""
+    context: str | None = Field(default=None, sa_column=Column(Text))
+    """Replies in the item's forum post before its review was posted, one per line."""
     content_removed_at: datetime | None = _ts(nullable=True)
     """When the texts were removed (retention, or withdrawn by the reporter)."""
     unindexed_at: datetime | None = _ts(nullable=True)

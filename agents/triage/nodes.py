@@ -20,6 +20,7 @@ from agents.triage.details import questions_for
 from agents.triage.filing import file_once
 from agents.triage.learning import corrected_verdict, remember
 from agents.triage.render import duplicate_comment, issue_body
+from agents.triage.report import with_replies
 from agents.triage.state import Decision, Policy, TriageState
 from bot.log import item_context
 from storage.models import FeedbackItem, ItemStatus
@@ -211,8 +212,13 @@ async def draft_spec(state: TriageState, runtime: Runtime[TriageContext]) -> dic
     spec: Spec = await ctx.engine.draft_spec(state.normalized, verdict, labels=allowed)
     spec_dict = spec.model_dump()
     spec_dict["labels"] = [label for label in spec.labels if label in allowed]
-    # What the issue will quote verbatim, details the reporter added included.
-    spec_dict["report"] = state.text
+    spec_dict["labels"] += [label for label in state.labels if label not in spec_dict["labels"]]
+    if state.title and state.title.strip():
+        spec_dict["title"] = state.title.strip()[:256]
+    # What the issue will quote verbatim, details and replies the reporter's post got included.
+    item = await ctx.items.get(state.item_id)
+    context = item.context if item is not None else None
+    spec_dict["report"] = with_replies(state.text, context) if context else state.text
     await ctx.items.transition(
         item_id=state.item_id,
         to=ItemStatus.AWAITING_REVIEW,
@@ -224,6 +230,11 @@ async def draft_spec(state: TriageState, runtime: Runtime[TriageContext]) -> dic
         **_verdict_fields(state),
     )
     return {"spec": spec_dict}
+
+
+def _report(state: TriageState) -> str:
+    """The reporter's words as the review showed them (replies that came in during triage too)."""
+    return str((state.spec or {}).get("report") or state.text)
 
 
 def _verdict_fields(state: TriageState) -> dict[str, Any]:
@@ -303,7 +314,7 @@ async def file_issue(state: TriageState, runtime: Runtime[TriageContext]) -> dic
             title=spec.get("title") or "Feedback from Discord",
             body=issue_body(
                 spec=spec,
-                report=state.text,
+                report=_report(state),
                 reporter=item.author_name,
                 jump_url=item.jump_url,
                 more=item.reporter_more,
@@ -402,7 +413,7 @@ async def mark_duplicate(state: TriageState, runtime: Runtime[TriageContext]) ->
         if not already and not _reported_before(item, reporters):
             body = duplicate_comment(
                 item_id=state.item_id,
-                report=state.text,
+                report=_report(state),
                 reporter=item.author_name,
                 reporters=len({_author_key(i) for i in reporters}),
             )

@@ -17,6 +17,7 @@ from langgraph.types import Command
 from agents.triage.context import TriageContext
 from agents.triage.filing_retry import AUTO_RETRY_ACTOR
 from agents.triage.pending import pending_decision
+from agents.triage.report import report_text
 from agents.triage.state import Decision, InputState, Policy
 from bot.bounded import KeyedLocks
 from bot.log import item_context
@@ -199,11 +200,14 @@ class TriageRunner:
                 return False
             start = InputState(
                 item_id=item_id,
-                text=item.raw_text,
+                text=report_text(item.title, item.raw_text, item.context),
                 kind_hint=item.kind_hint,
+                title=item.title,
+                labels=list(item.reporter_labels or []),
                 force_actionable=item.triage_requested_by is not None,
                 can_ask_details=item.source_kind == SourceKind.CHANNEL
-                and item.message_id is not None,
+                and item.message_id is not None
+                and item.forum_post_id is None,
                 policy=(await self.policy_for(item)).model_dump(),
             )
             await self._invoke(asdict(start), config)

@@ -56,6 +56,10 @@ class InputState:
     """The feedback text as received."""
     kind_hint: str | None = None
     """The reporter's own guess (bug / feature / question), if they gave one."""
+    title: str | None = None
+    """The reporter's own title (a forum post's): the issue title unless a maintainer edits it."""
+    labels: list[str] = field(default_factory=list)
+    """GitHub labels the reporter's forum tags map to, added to the drafted ones."""
     force_actionable: bool = False
     """Set when a maintainer sends an item to triage explicitly."""
     can_ask_details: bool = False

@@ -29,6 +29,7 @@ from bot.guild_settings import GuildSettings
 from cogs._checks import is_maintainer
 from cogs._modals import modal_custom_id, submitted_values
 from cogs.intake._details import DetailsConversation
+from cogs.intake._forum import PostReplies, channel_item, forum_post, has_words
 from cogs.intake._messages import (
     BACKLOG_FULL,
     NO_SUBSTANCE,
@@ -43,6 +44,7 @@ from cogs.intake._messages import (
 from cogs.intake._modal import FeedbackForm, FeedbackModal, feedback_form, feedback_modal_origin
 from cogs.intake._pacing import TriagePacing
 from cogs.intake._ratelimit import Admission
+from storage.forum_posts import ForumPostRepository
 from storage.models import FeedbackItem, FeedbackItemBase, ItemStatus, SourceKind
 from storage.pacing import PacingRepository
 
@@ -83,6 +85,7 @@ class IntakeCog(commands.Cog):
         self._explained: OrderedDict[int, None] = OrderedDict()
         self._thread_parents: BoundedCache[int, int | None] = BoundedCache(_REMEMBERED_THREADS)
         self.details = DetailsConversation(bot)
+        self.post_replies = PostReplies(self.services.items, ForumPostRepository(self.services.db))
         self.send_to_triage_menu = app_commands.ContextMenu(
             name=SEND_TO_TRIAGE, callback=self.send_to_triage
         )
@@ -186,7 +189,7 @@ class IntakeCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        """Record messages posted in the guild's feedback channels and their threads."""
+        """Record messages in the feedback channels and their threads; forum posts as one item."""
         if message.guild is None or ignored_author(message):
             return
         if message.type not in (discord.MessageType.default, discord.MessageType.reply):
@@ -201,12 +204,15 @@ class IntakeCog(commands.Cog):
             await self._feedback_parent(message.channel, message.channel.id) not in wanted
         ):
             return
-        if not has_substance(message.content):
+        post = await forum_post(self.bot, message.channel)
+        if post is not None and message.id != post.id:
+            await self.post_replies.on_reply(message, post)
+            return
+        base = channel_item(message, post, self.services.settings.forums)
+        if not has_words(base):
             await self._explain_once(message)
             return
-        intake = await self.record(
-            item_from_message(message, SourceKind.CHANNEL), actor=message.author.name
-        )
+        intake = await self.record(base, actor=message.author.name)
         if intake.item is None:
             if intake.admission is not None and intake.admission.notify_full:
                 await self._reply(message, self._backlog_full(message.guild.id, message.author))

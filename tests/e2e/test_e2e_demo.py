@@ -67,6 +67,10 @@ async def _finished_demo(process: asyncio.subprocess.Process, tmp_path: Path) ->
         "item #4 (near-duplicate of the bug, sam-tester): duplicate → issue #1",
         "item #5 (praise, casey-fan):",
         "GitHub acme/widgets holds 1 issue(s)",
+        "kim-uploader opens a post tagged 'bug'",
+        "kind hint bug, title 'Uploads over 10 MB fail silently'",
+        "post tags: bug, tracked · open",
+        "post tags: bug, tracked, resolved · archived",
         "total after the model was loaded",
     ):
         assert expected in out, f"missing {expected!r} in:\n{out}"

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.sandbox._server import LoopbackServer
 from bot.sandbox.discord._actions import UserActions
+from bot.sandbox.discord._forums import ForumActions
 from bot.sandbox.discord._gateway import INVALID_SESSION, RECONNECT, GatewayHub, GatewaySession
 from bot.sandbox.discord._models import (
     FailureRule,
@@ -36,7 +37,7 @@ from bot.sandbox.discord._state import DiscordState
 logger = logging.getLogger(__name__)
 
 
-class FakeDiscord(UserActions, RecordQueries, LoopbackServer):
+class FakeDiscord(UserActions, ForumActions, RecordQueries, LoopbackServer):
     """A Discord gateway and REST API on 127.0.0.1 that the real discord.py client talks to.
 
     One guild is created up front with a feedback channel, a review channel, a Maintainer role,

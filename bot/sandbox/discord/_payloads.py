@@ -137,6 +137,11 @@ def dm_channel_payload(channel_id: int, recipient: FakeUser) -> Payload:
     }
 
 
+def _archived(thread: Payload) -> bool:
+    """Whether a thread is archived (GUILD_CREATE lists only active threads)."""
+    return bool((thread.get("thread_metadata") or {}).get("archived"))
+
+
 def guild_create_payload(
     guild: FakeGuild, channels: list[Payload], users: dict[int, FakeUser]
 ) -> Payload:
@@ -174,7 +179,7 @@ def guild_create_payload(
         "stickers": [],
         "roles": [role.payload() for role in guild.roles.values()],
         "channels": [c for c in channels if c["type"] not in THREAD_TYPES],
-        "threads": [c for c in channels if c["type"] in THREAD_TYPES],
+        "threads": [c for c in channels if c["type"] in THREAD_TYPES and not _archived(c)],
         "members": members,
         "member_count": len(members),
         "presences": [],

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from bot.sandbox.discord._models import EPHEMERAL_FLAG, Payload, StoredMessage
+from bot.sandbox.discord._forums import thread_edit_problem
+from bot.sandbox.discord._models import EPHEMERAL_FLAG, Payload, StoredMessage, iso_now
 from bot.sandbox.discord._payloads import (
     PRIVATE_THREAD,
     PUBLIC_THREAD,
@@ -96,19 +97,27 @@ async def get_channel(api: RestApi, call: ApiCall) -> web.StreamResponse:
 
 
 async def edit_channel(api: RestApi, call: ApiCall) -> web.StreamResponse:
-    """PATCH /channels/{channel_id} (rename, archive or lock threads)."""
+    """PATCH /channels/{channel_id} (rename; archive, lock or tag threads)."""
     channel = api.state.channels.get(call.param_int("channel_id"))
     if channel is None:
         return error(*UNKNOWN_CHANNEL)
     body = call.json
+    metadata = channel.get("thread_metadata")
+    if isinstance(metadata, dict):
+        problem = thread_edit_problem(api.state, channel, body)
+        if problem is not None:
+            return error(*problem)
+        if "applied_tags" in body:
+            channel["applied_tags"] = [str(t) for t in body["applied_tags"] or []]
     for key in ("name", "topic", "rate_limit_per_user", "flags"):
         if key in body:
             channel[key] = body[key]
-    metadata = channel.get("thread_metadata")
     if isinstance(metadata, dict):
         for key in ("archived", "locked", "auto_archive_duration", "invitable"):
             if key in body:
                 metadata[key] = body[key]
+        if "archived" in body:
+            metadata["archive_timestamp"] = iso_now()
     event = "THREAD_UPDATE" if metadata is not None else "CHANNEL_UPDATE"
     await api.hub.dispatch(event, channel, guild_id=guild_id_of(channel))
     api.state.changed()
@@ -128,6 +137,10 @@ async def create_message(api: RestApi, call: ApiCall) -> web.StreamResponse:
     earlier = _same_nonce(api, int(channel["id"]), body)
     if earlier is not None:
         return json_response(api.state.message_view(earlier))
+    metadata = channel.get("thread_metadata")
+    if isinstance(metadata, dict) and metadata.get("archived") and not metadata.get("locked"):
+        metadata["archived"] = False  # a message sent in an archived thread reopens it
+        await api.hub.dispatch("THREAD_UPDATE", channel, guild_id=guild_id_of(channel))
     stored = await api.send_message(call, channel, body)
     return json_response(api.state.message_view(stored))
 
