@@ -158,7 +158,11 @@ class ReviewScheduler:
         contextvars.Context().run(self._aps.add_job, func, *args, **kwargs)
 
     async def rebuild(self) -> int:
-        """Recreate the timers of every item waiting for review; returns how many."""
+        """Recreate the timers of every waiting item; returns how many.
+
+        Reminders and expiry of items awaiting review, the automatic retry of failed filings,
+        the end of the wait for a reporter's details.
+        """
         waiting = await self.services.items.list_by_status(
             [ItemStatus.AWAITING_REVIEW, ItemStatus.FAILED, ItemStatus.AWAITING_DETAILS]
         )

@@ -46,6 +46,11 @@ async def pending_decision(
         return {**first.decision, "seq": first.seq}
     if taken == 0 and _legacy_pending(item, pause):
         return item.decision
+    if item.status == S.APPROVED and pause == "await_decision":
+        # Approved, yet nothing left to take: an earlier version erased the Approve while
+        # applying an Edit. The status says a maintainer approved; file it.
+        actor = str((item.decision or {}).get("actor") or "reconcile")
+        return {"action": "approve", "actor": actor}
     return None
 
 

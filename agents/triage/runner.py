@@ -178,8 +178,10 @@ class TriageRunner:
         self.submit(item_id, delay=delay)
 
     async def run(self, item_id: int) -> None:
-        """Advance the item's graph as far as it can go now, taking every pending decision
-        in the order they were accepted (idempotent)."""
+        """Advance the item's graph as far as it can go now (idempotent).
+
+        Every decision not yet taken is taken, one at a time, in the order accepted.
+        """
         async with self._slots, self._lock(item_id):
             for _ in range(_MAX_STEPS):
                 if not await self._step(item_id):

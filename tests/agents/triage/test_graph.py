@@ -416,3 +416,28 @@ async def test_unanswered_details_go_to_review_marked_incomplete(
         assert item.needs_review and "incomplete" in (item.reasoning or "")
         late = Decision(action="details", actor="ana", body="too late")
         assert not (await h.runner.decide(item_id, late, wait=True)).accepted
+
+
+async def test_an_item_left_approved_without_its_decision_is_filed_by_reconcile(
+    db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
+) -> None:
+    async with harness(db_url, tmp_path, embedder, github) as h:
+        item_id = await _new_item(h)
+        await h.runner.run(item_id)
+        # What an earlier version left behind: approved, the graph paused for a decision,
+        # the Approve erased from the item and never logged.
+        moved = await h.items.transition(
+            item_id=item_id,
+            to=ItemStatus.APPROVED,
+            actor="m",
+            expected=[ItemStatus.AWAITING_REVIEW],
+        )
+        assert moved is not None
+        await h.items.update_fields(item_id=item_id, decision=None)
+
+        assert await h.runner.reconcile(older_than=0) == 1
+        await h.runner.run(item_id)  # waits for the run reconcile started, if still going
+        item = await h.items.get(item_id)
+        assert item is not None and item.status == ItemStatus.FILED
+        assert len(github.issues_in(REPO)) == 1
+        assert await h.runner.reconcile(older_than=0) == 0
