@@ -28,6 +28,7 @@ _SELF_REPORTED = (SourceKind.CHANNEL, SourceKind.SLASH)
 _SCRUBBED: dict[str, Any] = {
     "raw_text": "",
     "edited_text": None,
+    "attachments": None,
     "author_name": "",
     "jump_url": None,
     "spec": None,

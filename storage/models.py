@@ -113,6 +113,8 @@ class FeedbackItemBase(SQLModel):
     jump_url: str | None = Field(default=None, max_length=300)
     raw_text: str = Field(sa_column=Column(Text, nullable=False))
     kind_hint: str | None = Field(default=None, max_length=20)
+    attachments: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    """The message's files (`agents.attachments.Attachment` as dicts): text read, others named."""
 
 
 class FeedbackItem(FeedbackItemBase, table=True):

@@ -9,8 +9,10 @@ they wrote it. The item marker of an issue is written by the GitHub client, last
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
+from agents.attachments import Attachment, attachments_section
 from agents.markdown import code_span, github_length, github_safe, has_fenced_code, safe_within
 
 GITHUB_BODY_LIMIT = 65_536
@@ -18,6 +20,8 @@ GITHUB_BODY_LIMIT = 65_536
 _FOOTER_RESERVE = 1_000
 #: The most of an issue body the reporter's quoted message may take.
 REPORT_LIMIT = 32_000
+#: The most of an issue body the message's files may take.
+ATTACHMENTS_LIMIT = 24_000
 #: The most of a duplicate comment the quoted message may take.
 COMMENT_REPORT_LIMIT = 8_000
 #: A quoted message longer than this (characters or lines) is folded away.
@@ -97,7 +101,12 @@ def _spec_sections(spec: dict[str, Any]) -> list[str]:
 
 
 def issue_body(
-    *, spec: dict[str, Any], report: str, reporter: str | None, jump_url: str | None
+    *,
+    spec: dict[str, Any],
+    report: str,
+    reporter: str | None,
+    jump_url: str | None,
+    attachments: Sequence[Attachment] = (),
 ) -> str:
     """The issue's Markdown body within GitHub's limit (the client adds the marker).
 
@@ -106,10 +115,14 @@ def issue_body(
         report: The reporter's message as received, quoted verbatim.
         reporter: Their Discord display name, shown as text.
         jump_url: Link to the original Discord message, if there is one.
+        attachments: The message's files: text shown byte for byte, the others named.
     """
     quote = "### Reported on Discord\n\n" + quoted_report(
         report, limit=REPORT_LIMIT, source_url=jump_url
     )
+    files = attachments_section(attachments, limit=ATTACHMENTS_LIMIT, jump_url=jump_url)
+    if files:
+        quote = f"{quote}\n\n{files}"
     sections = _spec_sections(spec)
     room = GITHUB_BODY_LIMIT - _FOOTER_RESERVE - github_length(quote)
     room -= sum(github_length(part) + 2 for part in sections)

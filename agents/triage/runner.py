@@ -13,6 +13,7 @@ from typing import Any
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
+from agents.attachments import attachments_of, classifier_excerpt
 from agents.triage.context import TriageContext
 from agents.triage.state import Decision, InputState, Policy
 from bot.log import item_context
@@ -187,6 +188,7 @@ class TriageRunner:
                     force_actionable=item.triage_requested_by is not None,
                     can_ask_details=item.source_kind == SourceKind.CHANNEL
                     and item.message_id is not None,
+                    attachment_text=classifier_excerpt(attachments_of(item.attachments)),
                     policy=(await self.policy_for(item)).model_dump(),
                 )
                 await self._invoke(asdict(start), config)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ from agents.text import has_substance
 from bot.guild_settings import GuildSettings
 from cogs._checks import is_maintainer
 from cogs._modals import modal_custom_id, submitted_values
+from cogs.intake._attachments import AttachmentLimits, AttachmentReader
 from cogs.intake._details import DetailsConversation
 from cogs.intake._messages import (
     BACKLOG_FULL,
@@ -80,6 +82,14 @@ class IntakeCog(commands.Cog):
         self._explained: OrderedDict[int, None] = OrderedDict()
         self._thread_parents: dict[int, int | None] = {}
         self.details = DetailsConversation(bot)
+        self.attachments = AttachmentReader(
+            AttachmentLimits(
+                max_bytes=limits.attachment_max_bytes,
+                max_files=limits.attachment_max_files,
+                timeout=limits.attachment_timeout,
+            ),
+            api_base=limits.api_base,
+        )
         self.send_to_triage_menu = app_commands.ContextMenu(
             name=SEND_TO_TRIAGE, callback=self.send_to_triage
         )
@@ -97,6 +107,7 @@ class IntakeCog(commands.Cog):
         self.bot.tree.remove_command(
             self.send_to_triage_menu.name, type=self.send_to_triage_menu.type
         )
+        await self.attachments.aclose()
 
     # -- recording ----------------------------------------------------------------------------
 
@@ -107,6 +118,7 @@ class IntakeCog(commands.Cog):
         actor: str,
         requested_by: str | None = None,
         rate_limited: bool = True,
+        files: Sequence[discord.Attachment] = (),
     ) -> Intake:
         """Store the item (once per source key) and start or defer its triage.
 
@@ -115,6 +127,7 @@ class IntakeCog(commands.Cog):
             actor: Who is recorded in the audit trail as having sent it.
             requested_by: Maintainer who explicitly sent it to triage.
             rate_limited: Whether the author's rate limit applies.
+            files: The message's attachments: text files are read and kept with the item.
 
         Returns:
             The stored item (None when the author's backlog is full), whether it is new,
@@ -124,6 +137,8 @@ class IntakeCog(commands.Cog):
         admission = self.pacing.admit(key) if rate_limited else Admission(0.0, notify=False)
         if admission.refused:
             return Intake(item=None, created=False, admission=admission)
+        if files:
+            base.attachments = [a.stored() for a in await self.attachments.read(files)]
         item, created = await self.services.items.create(
             item=base,
             actor=actor,
@@ -201,7 +216,9 @@ class IntakeCog(commands.Cog):
             await self._explain_once(message)
             return
         intake = await self.record(
-            item_from_message(message, SourceKind.CHANNEL), actor=message.author.name
+            item_from_message(message, SourceKind.CHANNEL),
+            actor=message.author.name,
+            files=message.attachments,
         )
         if intake.item is None:
             if intake.admission is not None and intake.admission.notify_full:
@@ -355,6 +372,7 @@ class IntakeCog(commands.Cog):
             actor=maintainer,
             requested_by=maintainer,
             rate_limited=False,
+            files=message.attachments,
         )
         if not intake.created or intake.item is None:
             assert intake.item is not None, "maintainer requests are never refused"

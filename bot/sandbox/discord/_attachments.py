@@ -25,13 +25,14 @@ class FakeFile:
     """A file a simulated user attaches to a message.
 
     `declared_size` is what the message payload claims (the real length by default), so a
-    test can post a file bigger than it says.
+    test can post a file bigger than it says; a file not `served` is a 404 on the CDN.
     """
 
     filename: str
     data: bytes
     content_type: str | None = None
     declared_size: int | None = None
+    served: bool = True
 
     @property
     def media_type(self) -> str | None:
@@ -54,9 +55,15 @@ class AttachmentStore:
 
     def payloads(self, channel_id: int | str, files: Iterable[FakeFile]) -> list[Payload]:
         """Attachment objects for `files` posted in `channel_id`; their bytes are kept."""
-        return [
-            self.add(channel_id, f.filename, f.data, f.media_type, f.declared_size) for f in files
-        ]
+        payloads = []
+        for file in files:
+            payload = self.add(
+                channel_id, file.filename, file.data, file.media_type, file.declared_size
+            )
+            if not file.served:
+                self.blobs.pop(int(payload["id"]))
+            payloads.append(payload)
+        return payloads
 
     def add(
         self,
