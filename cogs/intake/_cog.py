@@ -38,8 +38,10 @@ from cogs.intake._messages import (
     SEND_TO_TRIAGE,
     SLOW_DOWN,
     emoji_matches,
+    feedback_text,
     ignored_author,
     item_from_message,
+    mentions_user,
 )
 from cogs.intake._modal import FeedbackForm, FeedbackModal, feedback_form, feedback_modal_origin
 from cogs.intake._pacing import TriagePacing
@@ -212,11 +214,13 @@ class IntakeCog(commands.Cog):
             await self._feedback_parent(message.channel, message.channel.id) not in wanted
         ):
             return
-        if not has_substance(message.content):
+        if not self._readable(message):
+            return
+        if not has_substance(feedback_text(message, self._bot_id)):
             await self._explain_once(message)
             return
         intake = await self.record(
-            item_from_message(message, SourceKind.CHANNEL),
+            item_from_message(message, SourceKind.CHANNEL, bot_id=self._bot_id),
             actor=message.author.name,
             files=message.attachments,
         )
@@ -230,6 +234,14 @@ class IntakeCog(commands.Cog):
         await self._react(message, settings.ack_emoji)
         if intake.admission is not None and intake.admission.notify:
             await self._reply(message, SLOW_DOWN)
+
+    @property
+    def _bot_id(self) -> int | None:
+        return self.bot.user.id if self.bot.user is not None else None
+
+    def _readable(self, message: discord.Message) -> bool:
+        """Without Message Content, Discord sends the text only of messages mentioning the bot."""
+        return self.bot.intents.message_content or mentions_user(message, self._bot_id)
 
     def _backlog_full(self, guild_id: int | None, author: discord.abc.User) -> str:
         return BACKLOG_FULL.format(waiting=self.pacing.waiting((guild_id, author.id)))
@@ -362,13 +374,13 @@ class IntakeCog(commands.Cog):
         """Record or re-triage the message; returns what to tell the maintainer."""
         if ignored_author(message):
             return "Messages from bots and webhooks are not feedback."
-        if not has_substance(message.content):
+        if not has_substance(feedback_text(message, self._bot_id)):
             return "That message has no text to triage."
         existing = await self.services.items.get_by_source(f"message:{message.id}")
         if existing is not None:
             return await self._existing(existing, maintainer=maintainer)
         intake = await self.record(
-            item_from_message(message, kind),
+            item_from_message(message, kind, bot_id=self._bot_id),
             actor=maintainer,
             requested_by=maintainer,
             rate_limited=False,
