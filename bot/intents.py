@@ -3,8 +3,8 @@
 Discord closes the gateway with 4014 when the application asks for a privileged intent
 that is switched off in the developer portal. Instead of stopping, the bot identifies
 again without Message Content: channel messages then reach it with their text only when
-they mention the bot, while /feedback, the "Send to triage" menu and the triage reaction
-work as before.
+they mention the bot, while /feedback and the "Send to triage" menu work as before (the
+triage reaction fetches the message, whose text Discord then leaves out too).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ PORTAL = "https://discord.com/developers/applications"
 MESSAGE_CONTENT_NOT_GRANTED = (
     "The Message Content intent is not granted by Discord, so the bot runs without it: "
     "messages in the feedback channels are read only when they mention the bot "
-    "(/feedback, the 'Send to triage' menu and the triage reaction work as before). "
+    "(/feedback and the 'Send to triage' menu work as before; the triage reaction does not). "
     "To read every feedback message, turn on Bot -> Privileged Gateway Intents -> "
     f"Message Content Intent for this application at {PORTAL}, then restart the bot."
 )

@@ -20,6 +20,7 @@ import discord
 import httpx
 
 from agents.attachments import Attachment, is_text_file
+from bot.settings import DiscordSettings
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,16 @@ class AttachmentReader:
             hosts.add(urlsplit(api_base).netloc.lower())
         self._hosts = frozenset(hosts)
         self._client: httpx.AsyncClient | None = None
+
+    @classmethod
+    def from_settings(cls, settings: DiscordSettings) -> AttachmentReader:
+        """A reader with the ATTACHMENT_* limits, fetching from Discord (or DISCORD_API_BASE)."""
+        limits = AttachmentLimits(
+            max_bytes=settings.attachment_max_bytes,
+            max_files=settings.attachment_max_files,
+            timeout=settings.attachment_timeout,
+        )
+        return cls(limits, api_base=settings.api_base)
 
     async def read(self, files: Sequence[discord.Attachment]) -> list[Attachment]:
         """Every file named; up to `max_files` text files read, concurrently."""

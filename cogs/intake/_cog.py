@@ -28,7 +28,7 @@ from agents.text import has_substance
 from bot.guild_settings import GuildSettings
 from cogs._checks import is_maintainer
 from cogs._modals import modal_custom_id, submitted_values
-from cogs.intake._attachments import AttachmentLimits, AttachmentReader
+from cogs.intake._attachments import AttachmentReader
 from cogs.intake._details import DetailsConversation
 from cogs.intake._messages import (
     BACKLOG_FULL,
@@ -84,14 +84,7 @@ class IntakeCog(commands.Cog):
         self._explained: OrderedDict[int, None] = OrderedDict()
         self._thread_parents: dict[int, int | None] = {}
         self.details = DetailsConversation(bot)
-        self.attachments = AttachmentReader(
-            AttachmentLimits(
-                max_bytes=limits.attachment_max_bytes,
-                max_files=limits.attachment_max_files,
-                timeout=limits.attachment_timeout,
-            ),
-            api_base=limits.api_base,
-        )
+        self.attachments = AttachmentReader.from_settings(limits)
         self.send_to_triage_menu = app_commands.ContextMenu(
             name=SEND_TO_TRIAGE, callback=self.send_to_triage
         )

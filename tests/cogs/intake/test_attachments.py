@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
+import discord
 import pytest
 
 from agents.attachments import attachments_of
 from bot.sandbox._github_markdown import effects
 from bot.sandbox.discord import FakeFile
 from bot.sandbox.stack import Sandbox
+from cogs.intake._attachments import AttachmentLimits, AttachmentReader
 from storage.embeddings import Embedder
 from storage.models import FeedbackItem, ItemStatus
 from tests.cogs.approvals.backends import BACKENDS, sandbox_on
@@ -118,3 +121,22 @@ async def test_the_classifier_reads_the_text_files_after_the_message(
         assert "Attached worker.log:" in classified.user_text
         assert "x" * 1_900 in classified.user_text and "x" * 2_100 not in classified.user_text
         assert "shot.png" not in classified.user_text
+
+
+async def test_files_are_fetched_from_discord_only() -> None:
+    reader = AttachmentReader(AttachmentLimits(), api_base="https://discord.example/api/v10")
+    elsewhere = discord.Attachment(
+        data={
+            "id": "1",
+            "filename": "a.log",
+            "size": 3,
+            "url": "http://127.0.0.1:9/attachments/1/1/a.log",
+            "proxy_url": "http://127.0.0.1:9/attachments/1/1/a.log",
+        },
+        state=SimpleNamespace(http=None),  # type: ignore[arg-type]
+    )
+    try:
+        (read,) = await reader.read([elsewhere])
+    finally:
+        await reader.aclose()
+    assert read.unreadable and read.filename == "a.log"
