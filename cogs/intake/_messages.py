@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import discord
 
+from agents.text import without_mentions_of
 from storage.models import FeedbackItemBase, SourceKind
 
 NONE = discord.AllowedMentions.none()
@@ -46,9 +45,7 @@ def mentions_user(message: discord.Message, user_id: int | None) -> bool:
 
 def feedback_text(message: discord.Message, bot_id: int | None) -> str:
     """The message's text without mentions of the bot (how it is addressed, not feedback)."""
-    if bot_id is None:
-        return message.content
-    return re.sub(rf"<@!?{bot_id}>[ \t]*", "", message.content).strip()
+    return without_mentions_of(message.content, bot_id)
 
 
 def item_from_message(

@@ -57,6 +57,15 @@ async def test_slash_command_mentions_and_plain_messages_without_the_intent(
         assert item.raw_text == REPORT
         assert [a["text"] for a in item.attachments or []] == ["boom\n"]
         await sb.discord.wait_for_reaction(int(posted["id"]), "👀")
+        await sb.wait_for_review_message(item.id or 0, within=WAIT)
+        await sb.discord.edit_user_message(int(posted["id"]), f"{mention} {REPORT}")
+        await asyncio.sleep(0.5)  # an update with the same words (a link preview) is no edit
+        edited = f"{REPORT} Only on Firefox."
+        await sb.discord.edit_user_message(int(posted["id"]), f"{mention} {edited}")
+        shown = await sb.wait_for_item(lambda i: i.edited_text is not None, item_id=item.id)
+        assert (shown.raw_text, shown.edited_text) == (REPORT, edited)
+        events = await sb.services.items.events(item.id or 0)
+        assert [e.action for e in events].count("edited") == 1
 
         opener = await sb.discord.slash_command("feedback", {}, sb.reporter)
         modal = await opener.wait_response()
