@@ -82,3 +82,17 @@ async def test_slash_command_mentions_and_plain_messages_without_the_intent(
         await menu.wait_for(lambda r: r.kind == "followup", timeout=10)
         sent = await sb.wait_for_item_from_message(int(plain["id"]), within=WAIT)
         assert sent.raw_text == REPORT
+
+
+async def test_every_shard_goes_on_without_the_intent(tmp_path: Path, embedder: Embedder) -> None:
+    async with sandbox_on(
+        "sqlite", tmp_path, embedder.model, start_bot=False, extra_env={"SHARD_COUNT": "2"}
+    ) as sb:
+        sb.discord.state.message_content_intent = False
+        await sb.start()
+        await sb.discord.wait_for_sessions(2)
+        refused = {i["shard"][0] for i in sb.discord.hub.refused_identifies}
+        identified = sorted(i["shard"][0] for i in sb.discord.hub.identifies)
+        assert 0 in refused and identified == [0, 1]
+        assert all(not i["intents"] & MESSAGE_CONTENT for i in sb.discord.hub.identifies)
+        assert not sb.runtime.gateway.done()
