@@ -43,6 +43,13 @@ def normalize(text: str) -> str:
     return text[:MAX_ANALYSED_CHARS]
 
 
+def without_mentions_of(text: str, user_id: int | None) -> str:
+    """`text` without Discord mentions of `user_id` (how the bot is addressed, not feedback)."""
+    if user_id is None:
+        return text
+    return re.sub(rf"<@!?{user_id}>[ \t]*", "", text).strip()
+
+
 def has_substance(text: str) -> bool:
     """False for empty, whitespace-only or emoji/punctuation-only text."""
     stripped = normalize(_CUSTOM_EMOJI.sub("", text))

@@ -30,9 +30,10 @@ SHUTDOWN_GRACE_SECONDS = 8.0
 RECONCILE_EVERY_SECONDS = 120
 #: Exit code when Discord refuses a setting only the developer portal can change.
 EXIT_PORTAL_SETTING = 2
-MESSAGE_CONTENT_OFF = (
-    "iterateswarm: Discord refused the Message Content intent. Turn on Bot -> Privileged "
-    "Gateway Intents -> Message Content Intent for this application at "
+#: A refused Message Content intent is not fatal (`bot.intents`); this is for anything else.
+INTENTS_REFUSED = (
+    "iterateswarm: Discord refused the gateway intents even without Message Content. Check "
+    "Bot -> Privileged Gateway Intents for this application at "
     "https://discord.com/developers/applications, then start the bot again."
 )
 
@@ -160,7 +161,7 @@ async def run_bot(settings: Settings) -> int:
         log.error("Discord rejected DISCORD_BOT_TOKEN; check the token in your .env")
         return 1
     except discord.PrivilegedIntentsRequired:
-        print(MESSAGE_CONTENT_OFF, file=sys.stderr, flush=True)
+        print(INTENTS_REFUSED, file=sys.stderr, flush=True)
         return EXIT_PORTAL_SETTING
     log.info("stopped")
     return 0

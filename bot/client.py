@@ -25,6 +25,7 @@ from bot.guilds import claim_from_guild, resolve_home_guilds
 from bot.guilds._commands import CommandSync
 from bot.guilds._directory import GuildDirectory
 from bot.guilds._gate import GuildGate
+from bot.intents import fall_back_without_message_content
 from bot.services import Services
 from bot.settings import Settings
 from storage.command_sync import CommandSyncRepository
@@ -47,7 +48,10 @@ def apply_endpoint_overrides(settings: Settings) -> None:
 
 
 def intents() -> discord.Intents:
-    """Messages with their content, reactions and guilds; no privileged member list."""
+    """Messages with their content, reactions and guilds; no privileged member list.
+
+    Without Message Content (refused by Discord) the bot goes on with the rest (`bot.intents`).
+    """
     wanted = discord.Intents.default()
     wanted.message_content = True
     wanted.members = False
@@ -121,6 +125,11 @@ class IterateSwarmBot(commands.AutoShardedBot):
             return shards, gateway_url, limits
 
         self.http.get_bot_gateway = get_bot_gateway  # type: ignore[method-assign]
+
+    async def _async_setup_hook(self) -> None:
+        """discord.py's asyncio set-up, then the fallback for a refused Message Content intent."""
+        await super()._async_setup_hook()
+        fall_back_without_message_content(self)
 
     async def setup_hook(self) -> None:
         """Settle the home guilds, load every cog package, then register slash commands."""

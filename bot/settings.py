@@ -124,6 +124,14 @@ class DiscordSettings(_Section):
     )
     # Deferred items a user may have waiting; beyond it new messages are not picked up.
     rate_limit_backlog: int = Field(20, ge=0, validation_alias=_env("RATE_LIMIT_BACKLOG"))
+    # Text files of a feedback message: the most read of each, how many, how long to wait.
+    attachment_max_bytes: int = Field(
+        65536, ge=0, le=1 << 20, validation_alias=_env("ATTACHMENT_MAX_BYTES")
+    )
+    attachment_max_files: int = Field(5, ge=0, le=10, validation_alias=_env("ATTACHMENT_MAX_FILES"))
+    attachment_timeout: float = Field(
+        10.0, gt=0, le=120, validation_alias=_env("ATTACHMENT_TIMEOUT_SECONDS")
+    )
 
     _ids = field_validator(
         "feedback_channel_ids",

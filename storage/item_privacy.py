@@ -31,6 +31,7 @@ _SCRUBBED: dict[str, Any] = {
     "reporter_more": None,
     "title": None,
     "context": None,
+    "attachments": None,
     "author_name": "",
     "jump_url": None,
     "spec": None,

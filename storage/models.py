@@ -119,6 +119,8 @@ class FeedbackItemBase(SQLModel):
     """The reporter's own title (a forum post's), used as the issue title."""
     reporter_labels: list[str] | None = Field(default=None, sa_column=Column(JSON))
     """GitHub labels the reporter's forum tags map to."""
+    attachments: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    """The message's files (`agents.attachments.Attachment` as dicts): text read, others named."""
 
 
 class FeedbackItem(FeedbackItemBase, table=True):

@@ -12,6 +12,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from agents.attachments import attachments_of
 from agents.dedup.types import DuplicateResult, Thresholds
 from agents.engines.base import Classification, Spec
 from agents.text import normalize
@@ -81,8 +82,11 @@ async def normalise(state: TriageState, runtime: Runtime[TriageContext]) -> dict
 async def classify(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
     """Kind, severity, confidence, actionable and reasoning from the engine."""
     engine = runtime.context.engine
+    text = state.normalized
+    if state.attachment_text:
+        text = f"{text}\n\n{normalize(state.attachment_text)}"
     verdict: Classification = await engine.classify(
-        state.normalized, kind_hint=state.kind_hint, guild_id=_policy(state).guild_id
+        text, kind_hint=state.kind_hint, guild_id=_policy(state).guild_id
     )
     actionable = verdict.actionable or state.force_actionable
     reasoning = verdict.reasoning
@@ -318,6 +322,7 @@ async def file_issue(state: TriageState, runtime: Runtime[TriageContext]) -> dic
                 reporter=item.author_name,
                 jump_url=item.jump_url,
                 more=item.reporter_more,
+                attachments=attachments_of(item.attachments),
             ),
             labels=list(spec.get("labels") or []),
             resumed=previous_attempt_unknown,

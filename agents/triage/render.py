@@ -9,8 +9,10 @@ they wrote it. The item marker of an issue is written by the GitHub client, last
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
+from agents.attachments import Attachment, attachments_section
 from agents.markdown import code_span, github_length, github_safe, has_fenced_code, safe_within
 
 GITHUB_BODY_LIMIT = 65_536
@@ -18,6 +20,8 @@ GITHUB_BODY_LIMIT = 65_536
 _FOOTER_RESERVE = 1_000
 #: The most of an issue body the reporter's quoted message may take.
 REPORT_LIMIT = 32_000
+#: The most of an issue body the message's files may take.
+ATTACHMENTS_LIMIT = 24_000
 #: The most of a duplicate comment the quoted message may take.
 COMMENT_REPORT_LIMIT = 8_000
 #: A quoted message longer than this (characters or lines) is folded away.
@@ -103,6 +107,7 @@ def issue_body(
     reporter: str | None,
     jump_url: str | None,
     more: str | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> str:
     """The issue's Markdown body within GitHub's limit (the client adds the marker).
 
@@ -112,6 +117,7 @@ def issue_body(
         reporter: Their Discord display name, shown as text.
         jump_url: Link to the original Discord message, if there is one.
         more: What the reporter added in the details thread afterwards, quoted too.
+        attachments: The message's files: text shown byte for byte, the others named.
     """
     quote = "### Reported on Discord\n\n" + quoted_report(
         report, limit=REPORT_LIMIT, source_url=jump_url
@@ -120,6 +126,9 @@ def issue_body(
         quote += "\n\n### More from the reporter\n\n" + quoted_report(
             more, limit=COMMENT_REPORT_LIMIT
         )
+    files = attachments_section(attachments, limit=ATTACHMENTS_LIMIT, jump_url=jump_url)
+    if files:
+        quote = f"{quote}\n\n{files}"
     sections = _spec_sections(spec)
     room = GITHUB_BODY_LIMIT - _FOOTER_RESERVE - github_length(quote)
     room -= sum(github_length(part) + 2 for part in sections)

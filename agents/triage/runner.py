@@ -14,6 +14,7 @@ from typing import Any
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
+from agents.attachments import attachments_of, classifier_excerpt
 from agents.triage.context import TriageContext
 from agents.triage.filing_retry import AUTO_RETRY_ACTOR
 from agents.triage.pending import pending_decision
@@ -210,6 +211,7 @@ class TriageRunner:
                 can_ask_details=item.source_kind == SourceKind.CHANNEL
                 and item.message_id is not None
                 and item.forum_post_id is None,
+                attachment_text=classifier_excerpt(attachments_of(item.attachments)),
                 policy=(await self.policy_for(item)).model_dump(),
             )
             await self._invoke(asdict(start), config)

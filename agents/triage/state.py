@@ -64,6 +64,8 @@ class InputState:
     """Set when a maintainer sends an item to triage explicitly."""
     can_ask_details: bool = False
     """The item is a channel message, so the reporter can be asked in a thread on it."""
+    attachment_text: str = ""
+    """A bounded excerpt of the message's text files, read by the classifier after the text."""
     policy: dict[str, Any] = field(default_factory=dict)
     """`Policy` as a dict: repository, thresholds, label mapping."""
 

@@ -54,10 +54,11 @@ def _application(app: dict[str, Any] | None) -> list[Finding]:
     else:
         found = [
             Finding(
-                "fail",
+                "warn",
                 "Message Content",
-                "intent off: turn on Bot -> Privileged Gateway Intents -> Message Content "
-                f"Intent at {PORTAL}",
+                "intent off: feedback-channel messages are read only when they mention the bot "
+                "(/feedback and 'Send to triage' still work); to read them all, turn on "
+                f"Bot -> Privileged Gateway Intents -> Message Content Intent at {PORTAL}",
             )
         ]
     if app.get("bot_public"):

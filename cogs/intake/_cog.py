@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ from bot.bounded import BoundedCache
 from bot.guild_settings import GuildSettings
 from cogs._checks import is_maintainer
 from cogs._modals import modal_custom_id, submitted_values
+from cogs.intake._attachments import AttachmentReader
 from cogs.intake._details import DetailsConversation
 from cogs.intake._forum import PostReplies, channel_item, forum_post, has_words
 from cogs.intake._messages import (
@@ -38,8 +40,10 @@ from cogs.intake._messages import (
     SEND_TO_TRIAGE,
     SLOW_DOWN,
     emoji_matches,
+    feedback_text,
     ignored_author,
     item_from_message,
+    mentions_user,
 )
 from cogs.intake._modal import FeedbackForm, FeedbackModal, feedback_form, feedback_modal_origin
 from cogs.intake._pacing import TriagePacing
@@ -86,6 +90,7 @@ class IntakeCog(commands.Cog):
         self._thread_parents: BoundedCache[int, int | None] = BoundedCache(_REMEMBERED_THREADS)
         self.details = DetailsConversation(bot)
         self.post_replies = PostReplies(self.services.items, ForumPostRepository(self.services.db))
+        self.attachments = AttachmentReader.from_settings(limits)
         self.send_to_triage_menu = app_commands.ContextMenu(
             name=SEND_TO_TRIAGE, callback=self.send_to_triage
         )
@@ -103,6 +108,7 @@ class IntakeCog(commands.Cog):
         self.bot.tree.remove_command(
             self.send_to_triage_menu.name, type=self.send_to_triage_menu.type
         )
+        await self.attachments.aclose()
 
     # -- recording ----------------------------------------------------------------------------
 
@@ -113,6 +119,7 @@ class IntakeCog(commands.Cog):
         actor: str,
         requested_by: str | None = None,
         rate_limited: bool = True,
+        files: Sequence[discord.Attachment] = (),
     ) -> Intake:
         """Store the item (once per source key) and start or defer its triage.
 
@@ -121,6 +128,7 @@ class IntakeCog(commands.Cog):
             actor: Who is recorded in the audit trail as having sent it.
             requested_by: Maintainer who explicitly sent it to triage.
             rate_limited: Whether the author's rate limit applies.
+            files: The message's attachments: text files are read and kept with the item.
 
         Returns:
             The stored item (None when the author's backlog is full), whether it is new,
@@ -130,6 +138,8 @@ class IntakeCog(commands.Cog):
         admission = self.pacing.admit(key) if rate_limited else Admission(0.0, notify=False)
         if admission.refused:
             return Intake(item=None, created=False, admission=admission)
+        if files:
+            base.attachments = [a.stored() for a in await self.attachments.read(files)]
         item, created = await self.services.items.create(
             item=base,
             actor=actor,
@@ -206,13 +216,16 @@ class IntakeCog(commands.Cog):
             return
         post = await forum_post(self.bot, message.channel)
         if post is not None and message.id != post.id:
-            await self.post_replies.on_reply(message, post)
+            if self._readable(message):
+                await self.post_replies.on_reply(message, post)
             return
-        base = channel_item(message, post, self.services.settings.forums)
+        if not self._readable(message):
+            return
+        base = channel_item(message, post, self.services.settings.forums, bot_id=self._bot_id)
         if not has_words(base):
             await self._explain_once(message)
             return
-        intake = await self.record(base, actor=message.author.name)
+        intake = await self.record(base, actor=message.author.name, files=message.attachments)
         if intake.item is None:
             if intake.admission is not None and intake.admission.notify_full:
                 await self._reply(message, self._backlog_full(message.guild.id, message.author))
@@ -223,6 +236,14 @@ class IntakeCog(commands.Cog):
         await self._react(message, settings.ack_emoji)
         if intake.admission is not None and intake.admission.notify:
             await self._reply(message, SLOW_DOWN)
+
+    @property
+    def _bot_id(self) -> int | None:
+        return self.bot.user.id if self.bot.user is not None else None
+
+    def _readable(self, message: discord.Message) -> bool:
+        """Without Message Content, Discord sends the text only of messages mentioning the bot."""
+        return self.bot.intents.message_content or mentions_user(message, self._bot_id)
 
     def _backlog_full(self, guild_id: int | None, author: discord.abc.User) -> str:
         return BACKLOG_FULL.format(waiting=self.pacing.waiting((guild_id, author.id)))
@@ -355,16 +376,17 @@ class IntakeCog(commands.Cog):
         """Record or re-triage the message; returns what to tell the maintainer."""
         if ignored_author(message):
             return "Messages from bots and webhooks are not feedback."
-        if not has_substance(message.content):
+        if not has_substance(feedback_text(message, self._bot_id)):
             return "That message has no text to triage."
         existing = await self.services.items.get_by_source(f"message:{message.id}")
         if existing is not None:
             return await self._existing(existing, maintainer=maintainer)
         intake = await self.record(
-            item_from_message(message, kind),
+            item_from_message(message, kind, bot_id=self._bot_id),
             actor=maintainer,
             requested_by=maintainer,
             rate_limited=False,
+            files=message.attachments,
         )
         if not intake.created or intake.item is None:
             assert intake.item is not None, "maintainer requests are never refused"

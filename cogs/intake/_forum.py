@@ -71,11 +71,15 @@ def post_item(
 
 
 def channel_item(
-    message: discord.Message, post: discord.Thread | None, forums: ForumSettings
+    message: discord.Message,
+    post: discord.Thread | None,
+    forums: ForumSettings,
+    *,
+    bot_id: int | None = None,
 ) -> FeedbackItemBase:
     """The intake fields of a feedback-channel message: a post's starter, or any message."""
     if post is None:
-        return item_from_message(message, SourceKind.CHANNEL)
+        return item_from_message(message, SourceKind.CHANNEL, bot_id=bot_id)
     return post_item(message, post, forums)
 
 

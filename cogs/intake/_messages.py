@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import discord
 
+from agents.text import without_mentions_of
 from storage.models import FeedbackItemBase, SourceKind
 
 NONE = discord.AllowedMentions.none()
@@ -37,8 +38,20 @@ def ignored_author(message: discord.Message) -> bool:
     return message.author.bot or message.webhook_id is not None or message.author.system
 
 
-def item_from_message(message: discord.Message, kind: SourceKind) -> FeedbackItemBase:
-    """The intake fields of a Discord message."""
+def mentions_user(message: discord.Message, user_id: int | None) -> bool:
+    """Whether the message mentions `user_id` (without Message Content, only those are read)."""
+    return user_id is not None and any(user.id == user_id for user in message.mentions)
+
+
+def feedback_text(message: discord.Message, bot_id: int | None) -> str:
+    """The message's text without mentions of the bot (how it is addressed, not feedback)."""
+    return without_mentions_of(message.content, bot_id)
+
+
+def item_from_message(
+    message: discord.Message, kind: SourceKind, *, bot_id: int | None = None
+) -> FeedbackItemBase:
+    """The intake fields of a Discord message (mentions of `bot_id` left out of its text)."""
     return FeedbackItemBase(
         source_kind=kind,
         source_key=f"message:{message.id}",
@@ -48,5 +61,5 @@ def item_from_message(message: discord.Message, kind: SourceKind) -> FeedbackIte
         author_id=message.author.id,
         author_name=message.author.display_name[:200],
         jump_url=message.jump_url,
-        raw_text=message.content,
+        raw_text=feedback_text(message, bot_id),
     )

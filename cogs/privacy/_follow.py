@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands
 
-from agents.text import has_substance
+from agents.text import has_substance, without_mentions_of
 from bot.personal_data import DeletedMessage
 from cogs.privacy._base import PersonalDataCog
 from cogs.privacy._notices import REMOVED_WITH_MESSAGE, removed_embed
@@ -103,7 +103,8 @@ class FollowDiscordCog(PersonalDataCog, name="FollowDiscord"):
         content = payload.data.get("content")
         if not isinstance(content, str) or not self._ours(payload.guild_id):
             return
-        await self.message_edited(payload.message_id, content)
+        me = self.bot.user.id if self.bot.user is not None else None
+        await self.message_edited(payload.message_id, without_mentions_of(content, me))
 
     async def message_edited(self, message_id: int, content: str) -> str | None:
         """Apply an edit; returns `replaced`, `shown` or None (nothing to do)."""

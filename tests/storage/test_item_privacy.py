@@ -27,6 +27,7 @@ async def _item(items: ItemRepository, n: int, *, guild: int = GUILD, author: in
         author_id=author,
         author_name=f"display-{author}",
         raw_text=f"words-{n} of author-{author}",
+        attachments=[{"filename": "crash.log", "text": f"log of author-{author}"}],
     )
     item, _ = await items.create(item=base, actor=f"user-{author}")
     assert item.id is not None
@@ -88,6 +89,7 @@ async def test_texts_only_keep_an_emptied_row_and_its_anonymous_trail(database: 
     emptied = await items.get(old)
     assert emptied is not None
     assert (emptied.raw_text, emptied.author_name, emptied.spec) == ("", "", None)
+    assert emptied.attachments is None, "the files' texts go with the message's"
     assert emptied.status == ItemStatus.AWAITING_REVIEW
     assert emptied.content_removed_at is not None and emptied.unindexed_at is not None
     trail = await items.events(old)

@@ -1,5 +1,6 @@
 """Loopback fake of Discord's gateway and REST API for wire-level tests and the local demo."""
 
+from bot.sandbox.discord._attachments import FakeFile
 from bot.sandbox.discord._driver import FakeDiscord
 from bot.sandbox.discord._gateway import GatewaySession
 from bot.sandbox.discord._interaction_records import FakeInteraction, InteractionResponse
@@ -18,6 +19,7 @@ __all__ = [
     "EPHEMERAL_FLAG",
     "FailureRule",
     "FakeDiscord",
+    "FakeFile",
     "FakeGuild",
     "FakeInteraction",
     "FakeRole",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from bot.sandbox.discord._attachments import AttachmentStore, FakeFile
 from bot.sandbox.discord._gateway import GatewayHub
 from bot.sandbox.discord._interaction_records import FakeInteraction
 from bot.sandbox.discord._interactions import (
@@ -26,6 +27,7 @@ class UserActions:
 
     state: DiscordState
     hub: GatewayHub
+    attachments: AttachmentStore
     feedback_channel_id: int
 
     def _channel(self, channel_id: int) -> Payload:
@@ -50,6 +52,7 @@ class UserActions:
         reply_to: int | None = None,
         mentions: Iterable[FakeUser] = (),
         mention_roles: Iterable[int] = (),
+        files: Iterable[FakeFile] = (),
     ) -> Payload:
         """Post a message as `author`, store it and dispatch MESSAGE_CREATE.
 
@@ -64,12 +67,17 @@ class UserActions:
             reply_to: Message id this message replies to.
             mentions: Extra mentioned users.
             mention_roles: Extra mentioned role ids.
+            files: Files attached to it; the fake's CDN serves their bytes at each `url`.
 
         Returns:
             The message payload as dispatched.
         """
         channel = self._channel(channel_id)
-        body: Payload = {"content": content, "embeds": list(embeds)}
+        body: Payload = {
+            "content": content,
+            "embeds": list(embeds),
+            "attachments": self.attachments.payloads(channel_id, files),
+        }
         if reply_to is not None:
             body["message_reference"] = {"message_id": reply_to, "channel_id": channel_id}
         payload = self.state.build_message(channel, author, body)

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.sandbox._server import LoopbackServer
 from bot.sandbox.discord._actions import UserActions
+from bot.sandbox.discord._attachments import CDN_ROUTE, AttachmentStore
 from bot.sandbox.discord._forums import ForumActions
 from bot.sandbox.discord._gateway import INVALID_SESSION, RECONNECT, GatewayHub, GatewaySession
 from bot.sandbox.discord._models import (
@@ -90,6 +91,7 @@ class FakeDiscord(UserActions, ForumActions, RecordQueries, LoopbackServer):
         self.review_channel_id = int(
             self.add_text_channel("maintainer-review", channel_id=review_channel_id)["id"]
         )
+        self.attachments = AttachmentStore(ids, lambda: self.url)
         self.hub = GatewayHub(
             self.state,
             token=token,
@@ -102,6 +104,7 @@ class FakeDiscord(UserActions, ForumActions, RecordQueries, LoopbackServer):
             token=token,
             public_url=lambda: self.url,
             routes=[*CHANNEL_ROUTES, *GUILD_ROUTES, *APP_ROUTES],
+            attachments=self.attachments,
             recommended_shards=recommended_shards,
             interaction_deadline=interaction_deadline,
         )
@@ -112,6 +115,7 @@ class FakeDiscord(UserActions, ForumActions, RecordQueries, LoopbackServer):
         app.router.add_get("/gateway", self.hub.handle)
         app.router.add_get("/gateway/", self.hub.handle)
         app.router.add_route("*", "/api/{tail:.*}", self.rest.handle)
+        app.router.add_get(CDN_ROUTE, self.attachments.serve)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self._port)

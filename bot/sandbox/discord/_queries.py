@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from bot.sandbox.discord._attachments import AttachmentStore
 from bot.sandbox.discord._interaction_records import FakeInteraction
 from bot.sandbox.discord._models import (
     FakeUser,
@@ -21,6 +22,7 @@ class RecordQueries:
     """Queries over everything the fake recorded, plus waits on its changes."""
 
     state: DiscordState
+    attachments: AttachmentStore
     bot_user: FakeUser
 
     def messages_in(
@@ -47,7 +49,7 @@ class RecordQueries:
 
     def attachment_bytes(self, attachment: Payload) -> bytes:
         """The uploaded content of an attachment object of a stored message."""
-        return self.state.uploads[int(attachment["id"])]
+        return self.attachments.blobs[int(attachment["id"])]
 
     async def wait_for_message(
         self,

@@ -14,6 +14,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from bot.sandbox.discord._attachments import AttachmentStore
 from bot.sandbox.discord._gateway import GatewayHub
 from bot.sandbox.discord._interaction_records import FakeInteraction
 from bot.sandbox.discord._models import FakeUser, Payload, RecordedRequest, StoredMessage
@@ -36,8 +37,7 @@ class ApiCall:
     body: Any
     files: list[tuple[str, int, str]] = field(default_factory=list)
     authorization: str | None = None
-    uploads: list[bytes] = field(default_factory=list)
-    """The bytes of each file in `files`, in the same order."""
+    file_data: list[bytes] = field(default_factory=list)
 
     def param_int(self, name: str) -> int:
         """A numeric path parameter."""
@@ -97,6 +97,7 @@ class RestApi:
         token: str,
         public_url: Callable[[], str],
         routes: list[Route],
+        attachments: AttachmentStore,
         recommended_shards: int = 1,
         interaction_deadline: float | None = None,
     ) -> None:
@@ -105,6 +106,7 @@ class RestApi:
         self.token = token
         self.public_url = public_url
         self.routes = routes
+        self.attachment_store = attachments
         self.recommended_shards = recommended_shards
         self.interaction_deadline = interaction_deadline
 
@@ -162,14 +164,14 @@ class RestApi:
     async def _parse(self, request: web.Request, path: str) -> ApiCall:
         body: Any = None
         files: list[tuple[str, int, str]] = []
-        uploads: list[bytes] = []
+        file_data: list[bytes] = []
         if request.content_type.startswith("multipart/"):
             form = await request.post()
             for value in form.values():
                 if isinstance(value, web.FileField):
                     data = value.file.read()
                     files.append((value.filename, len(data), value.content_type))
-                    uploads.append(data)
+                    file_data.append(data)
             if "payload_json" in form:
                 body = json.loads(str(form["payload_json"]))
         elif request.can_read_body:
@@ -183,7 +185,7 @@ class RestApi:
             body=body,
             files=files,
             authorization=request.headers.get("Authorization"),
-            uploads=uploads,
+            file_data=file_data,
         )
 
     def _scripted_failure(
@@ -275,24 +277,11 @@ class RestApi:
             )
 
     def attachments(self, call: ApiCall, channel: Payload) -> list[Payload]:
-        """Attachment objects for the files uploaded with `call`."""
-        result = []
-        for index, (filename, size, content_type) in enumerate(call.files):
-            attachment_id = self.state.ids.next()
-            if index < len(call.uploads):
-                self.state.uploads[attachment_id] = call.uploads[index]
-            url = f"{self.public_url()}/attachments/{channel['id']}/{attachment_id}/{filename}"
-            result.append(
-                {
-                    "id": str(attachment_id),
-                    "filename": filename,
-                    "size": size,
-                    "url": url,
-                    "proxy_url": url,
-                    "content_type": content_type,
-                }
-            )
-        return result
+        """Attachment objects for the files uploaded with `call` (served by the fake's CDN)."""
+        return [
+            self.attachment_store.add(channel["id"], filename, data, content_type)
+            for (filename, _, content_type), data in zip(call.files, call.file_data, strict=True)
+        ]
 
 
 def guild_id_of(channel: Payload | None) -> int | None:

@@ -67,7 +67,6 @@ class DiscordState:
         self.dm_channels: dict[int, int] = {}
         self.commands: dict[int | None, list[Payload]] = {}
         self.interactions: dict[int, FakeInteraction] = {}
-        self.uploads: dict[int, bytes] = {}
         self.requests: list[RecordedRequest] = []
         self.unknown_routes: list[RecordedRequest] = []
         self.mention_checks: list[MentionCheck] = []
