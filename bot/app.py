@@ -36,6 +36,12 @@ INTENTS_REFUSED = (
     "Bot -> Privileged Gateway Intents for this application at "
     "https://discord.com/developers/applications, then start the bot again."
 )
+#: With MESSAGE_CONTENT_REQUIRED, a refused Message Content intent ends the process.
+MESSAGE_CONTENT_REFUSED = (
+    "iterateswarm: Discord refused the Message Content intent, which MESSAGE_CONTENT_REQUIRED "
+    "asks for. Turn on Bot -> Privileged Gateway Intents -> Message Content Intent for this "
+    "application at https://discord.com/developers/applications, then start the bot again."
+)
 
 
 async def recover(services: Services, scheduler: ReviewScheduler) -> None:
@@ -161,7 +167,8 @@ async def run_bot(settings: Settings) -> int:
         log.error("Discord rejected DISCORD_BOT_TOKEN; check the token in your .env")
         return 1
     except discord.PrivilegedIntentsRequired:
-        print(INTENTS_REFUSED, file=sys.stderr, flush=True)
+        required = settings.discord.message_content_required
+        print(MESSAGE_CONTENT_REFUSED if required else INTENTS_REFUSED, file=sys.stderr, flush=True)
         return EXIT_PORTAL_SETTING
     log.info("stopped")
     return 0

@@ -127,9 +127,11 @@ class IterateSwarmBot(commands.AutoShardedBot):
         self.http.get_bot_gateway = get_bot_gateway  # type: ignore[method-assign]
 
     async def _async_setup_hook(self) -> None:
-        """discord.py's asyncio set-up, then the fallback for a refused Message Content intent."""
+        """discord.py's asyncio set-up, then the fallback for a refused Message Content intent
+        (unless MESSAGE_CONTENT_REQUIRED)."""
         await super()._async_setup_hook()
-        fall_back_without_message_content(self)
+        if not self.services.settings.discord.message_content_required:
+            fall_back_without_message_content(self)
 
     async def setup_hook(self) -> None:
         """Settle the home guilds, load every cog package, then register slash commands."""

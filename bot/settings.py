@@ -113,6 +113,8 @@ class DiscordSettings(_Section):
     )
     leave_unknown_guilds: bool = Field(True, validation_alias=_env("LEAVE_UNKNOWN_GUILDS"))
     commands_global: bool = Field(False, validation_alias=_env("COMMANDS_GLOBAL"))
+    # Stop (exit code 2) instead of going on without Message Content when Discord refuses it.
+    message_content_required: bool = Field(False, validation_alias=_env("MESSAGE_CONTENT_REQUIRED"))
     triage_emoji: str = Field("📝", validation_alias=_env("TRIAGE_REACTION_EMOJI"))
     approve_emoji: str = Field("✅", validation_alias=_env("APPROVE_REACTION_EMOJI"))
     reject_emoji: str = Field("❌", validation_alias=_env("REJECT_REACTION_EMOJI"))
