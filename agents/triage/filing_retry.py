@@ -40,7 +40,8 @@ class FilingRetryPolicy:
         if not is_transient(exc) or retries_done >= self.limit:
             return None
         now = now or datetime.now(UTC)
-        named = getattr(exc, "retry_at", None)
+        named: object = getattr(exc, "retry_at", None)
         if isinstance(named, datetime):
             return max(named, now)
-        return now + min(self.base_delay * 2**retries_done, max(self.max_delay, self.base_delay))
+        delay: timedelta = self.base_delay * 2**retries_done
+        return now + min(delay, max(self.max_delay, self.base_delay))

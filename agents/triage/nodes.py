@@ -20,6 +20,7 @@ from agents.triage.context import TriageContext
 from agents.triage.details import questions_for
 from agents.triage.filing import file_once
 from agents.triage.learning import corrected_verdict, remember
+from agents.triage.ports import ItemEvent
 from agents.triage.render import duplicate_comment, issue_body
 from agents.triage.report import with_replies
 from agents.triage.state import Decision, Policy, TriageState
@@ -459,7 +460,7 @@ async def close_item(state: TriageState, runtime: Runtime[TriageContext]) -> dic
     """Finish a rejected or expired item: the status is already set; tell Discord."""
     ctx = runtime.context
     decision = Decision.model_validate(state.decision)
-    event = "rejected" if decision.action == "reject" else "expired"
+    event: ItemEvent = "rejected" if decision.action == "reject" else "expired"
     item = await ctx.items.get(state.item_id)
     if item is None or item.flow_done:
         await ctx.notifier.item_changed(state.item_id, event)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
@@ -239,7 +240,7 @@ class ReviewNotifier:
                     text,
                     reference=original.to_reference(fail_if_not_exists=False),
                     allowed_mentions=NO_PINGS,
-                    nonce=nonce,
+                    nonce=_nonce(nonce),
                 )
                 return "reply"
             except discord.HTTPException as exc:
@@ -248,7 +249,7 @@ class ReviewNotifier:
         if item.author_id is not None:
             try:
                 dm = await self.bot.create_dm(discord.Object(id=item.author_id))
-                await dm.send(text, allowed_mentions=NO_PINGS, nonce=nonce)
+                await dm.send(text, allowed_mentions=NO_PINGS, nonce=_nonce(nonce))
                 return "dm"
             except discord.HTTPException as exc:
                 _reraise_transient(exc, raise_transient)
@@ -257,7 +258,7 @@ class ReviewNotifier:
             name = discord.utils.escape_mentions(discord.utils.escape_markdown(item.author_name))
             try:
                 await self._channel(item.channel_id, item.guild_id).send(
-                    f"**{name}**: {text}", allowed_mentions=NO_PINGS, nonce=nonce
+                    f"**{name}**: {text}", allowed_mentions=NO_PINGS, nonce=_nonce(nonce)
                 )
                 return "channel"
             except discord.HTTPException as exc:
@@ -311,3 +312,8 @@ def _reraise_transient(exc: discord.HTTPException, wanted: bool) -> None:
     """Raise `exc` again when it is a Discord server error and the caller wants those."""
     if wanted and isinstance(exc, discord.DiscordServerError):
         raise exc
+
+
+def _nonce(nonce: str | None) -> str | int:
+    """`send`'s nonce: the given one, else a random one (what discord.py sends by default)."""
+    return nonce if nonce is not None else secrets.randbits(64)

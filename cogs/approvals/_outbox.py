@@ -75,7 +75,8 @@ class Undeliverable(Exception):  # noqa: N818 (a reason, not a crash)
 
 def retry_delay(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failure: 5 s doubling, at most 10 minutes."""
-    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
+    delay: timedelta = FIRST_RETRY * 2 ** max(attempts - 1, 0)
+    return min(delay, LONGEST_RETRY)
 
 
 class OutboxDelivery:
