@@ -117,3 +117,55 @@ def test_embedding_runtime_names_a_known_runtime(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("EMBEDDING_RUNTIME", "fp16")
     with pytest.raises(ValueError, match="EMBEDDING_RUNTIME"):
         Embedder()
+
+
+_SERVICES_SCRIPT = """
+import asyncio, json, sys
+
+from bot.services import open_services
+from bot.settings import Settings
+
+
+async def main() -> None:
+    async with open_services(Settings(_env_file=None), load_model_now=True) as services:
+        verdict = await services.engine.classify("app crashes on login")
+        heavy = ("torch", "sentence_transformers", "transformers", "langchain_openai", "openai")
+        print(json.dumps({
+            "runtime": services.embedder.runtime,
+            "kind": verdict.kind,
+            "loaded": [name for name in heavy if name in sys.modules],
+        }))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def test_services_on_int8_never_import_torch_or_the_llm_stack(built: Path, tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "serve.py"
+    script.write_text(_SERVICES_SCRIPT)
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("OPENAI_", "DISCORD_", "GITHUB_", "DATABASE_URL", "CHROMA_URL"))
+    }
+    env |= {"EMBEDDING_RUNTIME": "int8", "DATA_DIR": str(built), "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"runtime": "int8", "kind": "bug", "loaded": []}
