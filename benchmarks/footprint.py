@@ -55,10 +55,11 @@ def short_texts(data: Path) -> list[str]:
 
 
 def long_texts(data: Path, count: int) -> list[str]:
-    """The first `count` NLBSE'24 issues, title and body."""
+    """`count` NLBSE'24 issues (title and body), spread over the file's repositories."""
     from agents.engines.training import read_issues
 
-    return read_issues(data)[0][:count]
+    issues = read_issues(data)[0]
+    return issues[:: max(1, len(issues) // max(1, count))][:count]
 
 
 def _environment(data_dir: Path, runtime: str) -> dict[str, str]:

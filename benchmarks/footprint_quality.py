@@ -53,7 +53,8 @@ def figures(embedder: Embedder, data: Path, issues: int) -> dict[str, object]:
     """Every figure compared, for one encoder."""
     engine = OfflineEngine(embedder)
     full, _, labels = read_issues(data)
-    full, labels = full[:issues], labels[:issues]
+    step = max(1, len(full) // max(1, issues))  # the file is grouped by repository and label
+    full, labels = full[::step][:issues], labels[::step][:issues]
     nlbse = [v.kind for v in engine.classify_batch(full)]
     feedback = [r for r in _jsonl(data / "short_feedback_dev.jsonl") if r["label"] != "praise"]
     short = [v.kind for v in engine.classify_batch([r["text"] for r in feedback])]
