@@ -1,7 +1,7 @@
 """Quality of the int8 encoder against fp32: vectors, classifier figures, duplicate recall.
 
-Usage: `python -m benchmarks.footprint_quality SHARED_DATA BOT_DATA_DIR [ISSUES]` (run by
-`benchmarks/footprint.py`; BOT_DATA_DIR holds the int8 artifact).
+Usage: `python -m benchmarks.footprint_quality [SHARED_DATA [BOT_DATA_DIR [ISSUES]]]` (run by
+`benchmarks/footprint.py`; BOT_DATA_DIR holds or gets the int8 artifact).
 """
 
 from __future__ import annotations
@@ -12,10 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.dedup.documents import document_text
-from agents.engines.offline import OfflineEngine
-from agents.engines.training import read_issues
-from storage.embeddings import Embedder
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from agents.dedup.documents import document_text  # noqa: E402
+from agents.engines.offline import OfflineEngine  # noqa: E402
+from agents.engines.training import read_issues  # noqa: E402
+from storage.embeddings import Embedder  # noqa: E402
 
 TARGET_F1 = 0.005
 TARGET_RECALL = 0.01
@@ -97,6 +101,17 @@ def main(data: Path, bot_data: Path, issues: int = 1500) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def _cli() -> int:
+    """Arguments as in the module docstring; without them, the shared data and a fresh DATA_DIR."""
+    import tempfile
+
     count = int(sys.argv[3]) if len(sys.argv) > 3 else 1500
-    raise SystemExit(main(Path(sys.argv[1]), Path(sys.argv[2]), count))
+    data = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO_ROOT.parent / "shared" / "data"
+    if len(sys.argv) > 2:
+        return main(data, Path(sys.argv[2]), count)
+    with tempfile.TemporaryDirectory(prefix="footprint-quality-") as bot_data:
+        return main(data, Path(bot_data), count)
+
+
+if __name__ == "__main__":
+    raise SystemExit(_cli())
