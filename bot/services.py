@@ -155,7 +155,7 @@ async def open_services(
         items = ItemRepository(db)
         guild_configs = GuildConfigRepository(db)
         resolver = GuildSettingsResolver(settings, guild_configs)
-        embedder = Embedder(model)
+        embedder = Embedder(model, runtime=settings.embedding_runtime, data_dir=settings.data_dir)
         stack.callback(embedder.close)
         loading = asyncio.get_running_loop().create_task(embedder.load())
         if load_model_now:

@@ -426,6 +426,11 @@ class Settings(_Section):
     data_dir: Path = Field(Path("./data"), validation_alias=_env("DATA_DIR"))
     database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
     chroma_url: str | None = Field(None, validation_alias=_env("CHROMA_URL"))
+    # int8: ONNX Runtime on a quantized model built once under DATA_DIR (no PyTorch loaded);
+    # fp32: the PyTorch model. int8 falls back to fp32 when its artifact fails the check.
+    embedding_runtime: Literal["int8", "fp32"] = Field(
+        "int8", validation_alias=_env("EMBEDDING_RUNTIME")
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias=_env("LOG_LEVEL")
     )

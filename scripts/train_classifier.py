@@ -30,7 +30,9 @@ from agents.engines.training import (  # noqa: E402
     read_issues,
 )
 from storage.adapter import ADAPTER_PATH, save_adapter  # noqa: E402
-from storage.embeddings import Embedder, load_model  # noqa: E402
+from storage.embeddings import Embedder, data_dir_from_env, load_model, model_path  # noqa: E402
+from storage.encoders.artifact import artifact_dir  # noqa: E402
+from storage.encoders.export import build_artifact  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep-adapter", action="store_true", help="refit the heads on the adapter in place"
     )
+    parser.add_argument(
+        "--int8-dir",
+        type=Path,
+        default=data_dir_from_env(),
+        help="data directory that gets the int8 model of the new adapter (default: DATA_DIR)",
+    )
+    parser.add_argument("--no-int8", action="store_true", help="do not build the int8 model")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
@@ -75,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     classifier.save(args.output)
     size_kib = args.output.stat().st_size / 1024
     log.info("wrote %s (%.0f KiB) in %.0f s", args.output, size_kib, time.perf_counter() - started)
+    if not args.no_int8:
+        build_artifact(artifact_dir(args.int8_dir, Path(model_path()), args.adapter), args.adapter)
     return 0
 
 

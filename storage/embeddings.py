@@ -17,8 +17,8 @@ import numpy.typing as npt
 
 from storage.adapter import ADAPTER_PATH, apply_adapter
 from storage.batching import MicroBatcher
+from storage.encoders.base import Encoder, Runtime, default_runtime
 from storage.futures import settle
-from storage.scripted import SentenceForward, scripted_forward
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -60,6 +60,11 @@ def use_one_thread() -> None:
     torch.set_num_threads(1)  # per thread: the workers share the CPUs without waiting on each other
 
 
+def data_dir_from_env() -> Path:
+    """`DATA_DIR` (as the settings read it), where the int8 artifact is cached."""
+    return Path(os.environ.get("DATA_DIR") or "./data")
+
+
 _MAX_CHARS = 4000  # the model reads 256 word pieces; longer text only costs tokenisation time
 
 
@@ -92,14 +97,16 @@ def load_model(adapter: Path | None = ADAPTER_PATH) -> SentenceTransformer:
 
 
 class Embedder:
-    """Thread-safe wrapper around the model with an LRU cache and async micro-batching.
+    """Thread-safe wrapper around an encoder with an LRU cache and async micro-batching.
 
     `encode` is synchronous (for scripts and worker threads). `embed` is the coroutine the
     bot uses: concurrent callers are gathered into one batch, so the event loop never runs
     the model. Inference runs on one single-threaded worker per CPU, each taking whole
     forward passes: unlike one pass spread over every CPU, a pass never waits for a CPU
-    that the bot's own work (or another process) holds at that moment. The transformer runs
-    traced (`storage.scripted`), so a pass does not queue for the GIL either.
+    that the bot's own work (or another process) holds at that moment. The encoder
+    (`storage.encoders`) is the int8 ONNX Runtime one unless `runtime` (or
+    `EMBEDDING_RUNTIME`) says fp32, a `model` is given, or the int8 artifact fails its check;
+    either releases the GIL for the whole pass.
     """
 
     def __init__(
@@ -110,22 +117,27 @@ class Embedder:
         cache_size: int = 4096,
         workers: int | None = None,
         scripted: bool = True,
+        runtime: Runtime | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self._model = model
         self._model_lock = threading.Lock()
-        self._tokenize_lock = threading.Lock()  # a fast tokenizer is not safe across threads
-        self._script_lock = threading.Lock()
         self._script_wanted = scripted
-        self._script_done = False
-        self._scripted: SentenceForward | None = None
+        self._encoder: Encoder | None = None
+        if model is not None:
+            from storage.encoders.torch_fp32 import TorchEncoder
+
+            self._encoder = TorchEncoder(model, scripted=scripted)
+        self.requested_runtime: Runtime = (
+            "fp32" if model is not None else (runtime or default_runtime())
+        )
+        self._data_dir = data_dir
         self.batch_size = batch_size
         self._cache: OrderedDict[str, Vector] = OrderedDict()
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
         self.workers = workers or default_workers()
-        self._executor = ThreadPoolExecutor(
-            max_workers=self.workers, thread_name_prefix="embedder", initializer=use_one_thread
-        )
+        self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="embedder")
         # A second call may start while one runs, so no worker waits for a call's last pass.
         self._batcher: MicroBatcher[str, Vector] = MicroBatcher(
             self._embed_batch, max_batch=batch_size * 4, concurrency=2
@@ -135,29 +147,47 @@ class Embedder:
             self._ready.set()
 
     @property
-    def model(self) -> SentenceTransformer:
-        """The loaded model (loads it on first use)."""
-        if self._model is None:
+    def encoder(self) -> Encoder:
+        """The encoder in use (opened on first use: int8 built and checked, or fp32)."""
+        if self._encoder is None:
             with self._model_lock:
-                if self._model is None:
-                    self._model = load_model()
-                    self._ready.set()
-        return self._model
+                if self._encoder is None:
+                    from storage.encoders.select import open_encoder
 
-    def _sentence_forward(self) -> SentenceForward | None:
-        """The traced forward pass (built once, after the model loads), or None to run eagerly."""
-        model = self.model
-        if not self._script_done:
-            with self._script_lock, self._tokenize_lock:
-                if not self._script_done:
-                    self._scripted = scripted_forward(model) if self._script_wanted else None
-                    self._script_done = True
-        return self._scripted
+                    self._encoder = open_encoder(
+                        self.requested_runtime,
+                        self._data_dir or data_dir_from_env(),
+                        threads=1,
+                        scripted=self._script_wanted,
+                    )
+                    self._ready.set()
+        return self._encoder
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime that serves inference (fp32 when int8 was asked for but fell back)."""
+        return self.encoder.runtime
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The fp32 sentence-transformers model: the encoder's, or loaded on first use."""
+        from storage.encoders.torch_fp32 import TorchEncoder
+
+        encoder = self.encoder
+        if isinstance(encoder, TorchEncoder):
+            return encoder.model
+        with self._model_lock:
+            if self._model is None:
+                self._model = load_model()
+        return self._model
 
     @property
     def scripted(self) -> bool:
-        """True when forward passes run through the traced transformer (see `storage.scripted`)."""
-        return self._sentence_forward() is not None
+        """True when an fp32 encoder runs the traced transformer (see `storage.scripted`)."""
+        from storage.encoders.torch_fp32 import TorchEncoder
+
+        encoder = self.encoder
+        return isinstance(encoder, TorchEncoder) and encoder.sentence_forward() is not None
 
     @property
     def loaded(self) -> bool:
@@ -177,7 +207,10 @@ class Embedder:
 
         def load_in_thread() -> None:
             try:
-                self._sentence_forward()
+                encoder = self.encoder
+                sentence_forward = getattr(encoder, "sentence_forward", None)
+                if sentence_forward is not None:
+                    sentence_forward()  # trace now, not in the first pass
             except BaseException as exc:  # reported to the awaiting coroutine
                 loop.call_soon_threadsafe(settle, done, None, exc)
             else:
@@ -230,20 +263,7 @@ class Embedder:
 
     def _forward(self, texts: list[str]) -> npt.NDArray[np.float32]:
         """One forward pass (on an inference worker): unit-length sentence embeddings."""
-        import torch
-
-        model = self.model
-        scripted = self._sentence_forward()
-        with self._tokenize_lock:
-            features = model.preprocess(texts)
-        with torch.inference_mode():
-            if scripted is not None:
-                embeddings = scripted(dict(features))
-            else:
-                embeddings = model(dict(features))["sentence_embedding"]
-            embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=1)
-        vectors: npt.NDArray[np.float32] = embeddings.float().numpy()
-        return vectors
+        return self.encoder.forward(texts)
 
     def _store(
         self,

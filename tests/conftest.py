@@ -17,6 +17,10 @@ from storage.db import Database, upgrade
 from storage.embeddings import Embedder
 from storage.guild_config import GuildConfigRepository
 
+# The suite's shared model is the fp32 one (its figures and thresholds); the int8 encoder has
+# its own tests with an artifact built in a temporary directory.
+os.environ.setdefault("EMBEDDING_RUNTIME", "fp32")
+
 PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

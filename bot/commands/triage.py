@@ -54,7 +54,7 @@ def _engine(settings: Settings, choice: str) -> tuple[TriageEngine, Callable[[],
     from agents.engines.offline import OfflineEngine
     from storage.embeddings import Embedder
 
-    embedder = Embedder()
+    embedder = Embedder(runtime=settings.embedding_runtime, data_dir=settings.data_dir)
     offline = OfflineEngine(embedder)
     if choice == "offline" or not settings.llm.enabled:
         return offline, embedder.close
