@@ -277,7 +277,7 @@ def test_spec_text_prefills_every_section() -> None:
 
 def test_duplicate_field_says_why() -> None:
     match = {"id": "issue:12", "score": 0.61, "title": "Crash on export", "number": 12}
-    reason = 'score 0.61, but the text shares none of its title\'s words <@123456789012345678> **x**'
+    reason = "score 0.61, but the text shares none of its title's words <@123456789012345678> **x**"
     item = make_item(
         duplicates={"verdict": "possible_duplicate", "matches": [match], "reason": reason}
     )
