@@ -15,6 +15,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from agents.engines.base import KINDS  # noqa: E402
+from agents.engines.classifier import EmbeddingClassifier  # noqa: E402
 from agents.engines.fine_tune import fine_tuned_model  # noqa: E402
 from agents.engines.offline import OfflineEngine  # noqa: E402
 from agents.engines.text_prep import embedding_text  # noqa: E402
@@ -27,6 +28,8 @@ from agents.engines.training import (  # noqa: E402
     fit_classifier,
     read_issues,
 )
+from benchmarks._vector_cache import CachedEmbedder  # noqa: E402
+from benchmarks.short_messages import embedded_reviews, evaluate_reviews, zero_shot_f1  # noqa: E402
 from storage.embeddings import Embedder, load_model  # noqa: E402
 
 SHORT_FEEDBACK = "short_feedback_dev.jsonl"
@@ -288,13 +291,25 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_cv:
         issues, prototypes = _base_inputs(args)
         cross_validate(issues, prototypes, args.folds, args.shuffles, args.fine_tune)
-    embedder = Embedder()
+    embedder = CachedEmbedder()
     try:
         short_feedback(embedder, args.data_dir / SHORT_FEEDBACK)
+        reviews = embedded_reviews(args.data_dir, embedder.encode)
+        classifier = EmbeddingClassifier.load()
+        ok = evaluate_reviews(classifier, reviews, embedder.encode, args.folds)
     finally:
         embedder.close()
+    base = CachedEmbedder(adapter=None)
+    try:
+        base_reviews = embedded_reviews(args.data_dir, base.encode)
+        print(
+            "  reference with the base model (no adapter), zero-shot: "
+            f"{zero_shot_f1(base_reviews, base.encode):.3f}"
+        )
+    finally:
+        base.close()
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
-    return 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

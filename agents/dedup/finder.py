@@ -20,13 +20,8 @@ from agents.dedup.documents import (
     issue_id,
     issue_number,
 )
-from agents.dedup.scoring import (
-    CANDIDATE_POOL,
-    DEFAULT_THRESHOLDS,
-    Scoring,
-    combined_scores,
-    verdict_for,
-)
+from agents.dedup.evidence import Candidate, judge
+from agents.dedup.scoring import CANDIDATE_POOL, DEFAULT_THRESHOLDS, Scoring, combined_scores
 from agents.dedup.types import DuplicateMatch, DuplicateResult, Thresholds
 from agents.engines.text_prep import embedding_text
 from storage.batching import MicroBatcher
@@ -69,6 +64,12 @@ def _batches(items: Iterable[StoredDocument], size: int) -> Iterator[list[Stored
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+def _title(neighbor: Neighbor) -> str:
+    """The neighbor's title as indexed (a feedback item's first words), else its first line."""
+    title = neighbor.metadata.get("title")
+    return str(title) if title else neighbor.text.split("\n", 1)[0][:200]
 
 
 def _match(neighbor: Neighbor, score: float) -> DuplicateMatch:
@@ -158,10 +159,12 @@ class DuplicateIndex:
         )
         ranked = sorted(zip(pool, scores, strict=True), key=lambda pair: -pair[1])[: max(k, 0)]
         matches = [_match(neighbor, score) for neighbor, score in ranked]
-        best = matches[0].score if matches else None
-        return DuplicateResult(
-            verdict=verdict_for(best, thresholds or self.thresholds), matches=matches
-        )
+        candidates = [
+            Candidate(title=_title(neighbor), score=match.score)
+            for (neighbor, _), match in zip(ranked, matches, strict=True)
+        ]
+        evidence = judge(text, candidates, thresholds or self.thresholds)
+        return DuplicateResult(verdict=evidence.verdict, matches=matches, reason=evidence.reason)
 
     def _fetch_size(self, k: int, exclude_id: str | None) -> int:
         pool = max(k, self.candidate_pool) if self.scoring is Scoring.HYBRID else k

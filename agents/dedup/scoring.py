@@ -9,17 +9,18 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from agents.dedup.types import Thresholds, Verdict
+from agents.dedup.types import Thresholds
 
 #: Weight of the dense (embedding) similarity in the hybrid score; the rest is lexical.
 DENSE_WEIGHT = 0.6
 #: Dense nearest neighbours re-ranked per query; also the sample the lexical IDF comes from.
 CANDIDATE_POOL = 50
 #: Default cut-offs for the hybrid score, calibrated by `benchmarks/dedup_eval.py` with the
-#: shipped embedding model (adapter included): at 0.52 about 2.5% of OpenOffice duplicate
-#: queries get a top match that is not their master (target < 5%); at 0.40 no unrelated
-#: app review reaches a possible duplicate. Recalibrate whenever the adapter is retrained.
-DEFAULT_DUPLICATE_THRESHOLD = 0.52
+#: shipped embedding model (adapter included). A score at or above the duplicate threshold
+#: is necessary for a `duplicate` verdict, not sufficient: `agents.dedup.evidence` also asks
+#: for shared title words and a lead over the runner-up. At 0.40 no unrelated app review
+#: reaches a possible duplicate. Recalibrate whenever the adapter is retrained.
+DEFAULT_DUPLICATE_THRESHOLD = 0.50
 DEFAULT_POSSIBLE_THRESHOLD = 0.40
 DEFAULT_THRESHOLDS = Thresholds(
     duplicate=DEFAULT_DUPLICATE_THRESHOLD, possible=DEFAULT_POSSIBLE_THRESHOLD
@@ -210,14 +211,3 @@ def combined_scores(
         dense_weight * d + (1.0 - dense_weight) * lex
         for d, lex in zip(clipped, lexical, strict=True)
     ]
-
-
-def verdict_for(score: float | None, thresholds: Thresholds) -> Verdict:
-    """`duplicate`, `possible_duplicate` or `new` for the best candidate's score."""
-    if score is None:
-        return "new"
-    if score >= thresholds.duplicate:
-        return "duplicate"
-    if score >= thresholds.possible:
-        return "possible_duplicate"
-    return "new"

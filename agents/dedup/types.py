@@ -25,6 +25,7 @@ class DuplicateResult(BaseModel):
 
     verdict: Verdict
     matches: list[DuplicateMatch] = Field(default_factory=list)
+    reason: str = Field(default="", description="Why this verdict, in one line, for maintainers.")
 
 
 class Thresholds(BaseModel):

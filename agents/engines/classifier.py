@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import numpy.typing as npt
 from agents.engines.base import KINDS, Kind
 from agents.engines.lexical import linear_scores
 from agents.engines.severity import has_problem_cue
+from agents.engines.short_text import ShortTextPrior
 from agents.engines.text_prep import embedding_text, issue_shaped
 
 log = logging.getLogger(__name__)
@@ -23,8 +25,11 @@ CHATTER = "chatter"
 FloatArray = npt.NDArray[np.float32]
 
 # Words that mean "there is something to do here"; any of them keeps a message actionable.
+# A question mark counts after a word: a lone leading "?" is often an emoji lost in transit.
+_QUESTION_MARK = r"(?:(?<=\w)|(?<=\w\s))\?"
 _TASK_CUE = re.compile(
-    r"\?|\b(not|n't|no longer|never|without|cannot|can'?t|cant|won'?t|doesn'?t|isn'?t|didn'?t"
+    _QUESTION_MARK
+    + r"|\b(not|n't|no longer|never|without|cannot|can'?t|cant|won'?t|doesn'?t|isn'?t|didn'?t"
     r"|bug\w*|error\w*|crash\w*|broken|break\w*|fail\w*|fix\w*|issue|problem|wrong|freez\w*"
     r"|stuck|slow|lag\w*|glitch\w*|stopped|missing|lost|disappear\w*|add|adding|please|pls|plz"
     r"|wish|would|could|should|need|needs|want|option|feature|support|allow|request|suggest\w*"
@@ -33,7 +38,8 @@ _TASK_CUE = re.compile(
 )
 # A short message is only a question when it is phrased as one.
 _QUESTION_FORM = re.compile(
-    r"\?|^\W*(how|what|why|where|when|which|who|is there|are there|is it|is this|can i|could i"
+    _QUESTION_MARK
+    + r"|^\W*(how|what|why|where|when|which|who|is there|are there|is it|is this|can i|could i"
     r"|can we|can you tell|do i|do you|does|any (idea|way)|question|help)\b",
     re.IGNORECASE,
 )
@@ -160,6 +166,7 @@ class EmbeddingClassifier:
         lexical_mix: float,
         short_chars: int,
         question_damping: float,
+        short_prior: ShortTextPrior | None = None,
     ) -> None:
         self.weights = weights
         self.bias = bias
@@ -178,6 +185,7 @@ class EmbeddingClassifier:
         self.lexical_mix = lexical_mix
         self.short_chars = short_chars
         self.question_damping = question_damping
+        self.short_prior = short_prior
 
     @classmethod
     def load(cls, path: Path | None = None) -> EmbeddingClassifier:
@@ -209,6 +217,7 @@ class EmbeddingClassifier:
                 lexical_mix=float(data["lexical_mix"]),
                 short_chars=int(data["short_chars"]),
                 question_damping=float(data["question_damping"]),
+                short_prior=ShortTextPrior.from_arrays(data),
             )
 
     def save(self, path: Path) -> None:
@@ -239,7 +248,15 @@ class EmbeddingClassifier:
         for group in groups:
             arrays[f"proto_{group}"] = self.prototypes[group].astype(np.float16)
             arrays[f"text_{group}"] = np.array(self.prototype_texts[group])
+        if self.short_prior is not None:
+            arrays.update(self.short_prior.arrays())
         np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+
+    def with_short_prior(self, prior: ShortTextPrior | None) -> EmbeddingClassifier:
+        """A copy whose chat path splits bug from feature with `prior` (None: the heads alone)."""
+        clone = copy.copy(self)
+        clone.short_prior = prior
+        return clone
 
     def is_chat(self, text: str) -> bool:
         """Whether the chat head reads `text` (shorter than `short_chars`, not issue-shaped)."""
@@ -252,7 +269,8 @@ class EmbeddingClassifier:
         Chat messages use the chat embedding head (fitted on issues, titles and the
         hand-written examples) blended with similarity to the label prototypes, and lose
         most of the `question` mass unless phrased as a question: in a feedback channel a
-        statement is a report or a request.
+        statement is a report or a request. With a `short_prior`, the rest of a chat
+        message's mass is split between bug and feature by that prior.
 
         Args:
             vectors: Unit-length embeddings of `texts`, shape (n, d).
@@ -290,6 +308,13 @@ class EmbeddingClassifier:
             for row in chat_rows:
                 if not is_question_form(texts[row]):
                     probs[row, question] *= self.question_damping
+            if self.short_prior is not None:
+                chat = probs[chat_rows]
+                asked = chat[:, question] / chat.sum(axis=1)
+                split = self.short_prior.bug_feature(vectors[chat_rows]) * (1 - asked)[:, None]
+                probs[chat_rows, KINDS.index("bug")] = split[:, 0]
+                probs[chat_rows, KINDS.index("feature")] = split[:, 1]
+                probs[chat_rows, question] = asked
         probs /= probs.sum(axis=1, keepdims=True)
         return probs.astype(np.float32)
 

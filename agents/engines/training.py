@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,12 @@ from agents.engines.lexical import (
     tfidf_from_counts,
 )
 from agents.engines.prototypes import CHATTER_EXAMPLES, KIND_EXAMPLES
+from agents.engines.short_text import (
+    DESCRIPTIONS,
+    REVIEW_KINDS,
+    ShortTextPrior,
+    fit_short_prior,
+)
 from agents.engines.text_prep import embedding_text
 
 log = logging.getLogger(__name__)
@@ -29,6 +36,8 @@ FloatArray = npt.NDArray[np.float32]
 Encoder = Callable[[Sequence[str]], FloatArray]
 
 DATA_FILE = "nlbse24_issues_train.csv"
+#: Hand-labelled app reviews (CLAP) the chat path's bug/feature prior learns from.
+REVIEWS_FILE = "app_reviews_clap_dev.jsonl"
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,9 @@ class TrainingConfig:
     # Chat messages (not issue-shaped) shorter than this go to the chat head, where a
     # message needs a question's form to be judged a question.
     short_chars: int = 600
-    question_damping: float = 0.3
+    question_damping: float = 0.1
+    # Weight of each hand-written example beside one labelled review in the chat path's prior.
+    review_example_weight: float = 3.0
     # Issues almost never sit this much closer to praise than to a task (see the script).
     chatter_margin: float = 0.05
 
@@ -94,6 +105,42 @@ def read_issues(data_dir: Path) -> tuple[list[str], list[str], list[str]]:
     return full, [row["title"] for row in rows], [row["label"] for row in rows]
 
 
+def read_reviews(data_dir: Path) -> list[dict[str, str]]:
+    """The labelled app reviews: `{"id", "app", "text", "category"}` per review."""
+    with (data_dir / REVIEWS_FILE).open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def fit_review_prior(
+    vectors: FloatArray,
+    categories: Sequence[str],
+    encode: Encoder,
+    prototypes: dict[str, FloatArray],
+    config: TrainingConfig | None = None,
+) -> ShortTextPrior:
+    """The chat path's prior, fitted on the reviews whose category is a kind, and the examples.
+
+    Args:
+        vectors: Embeddings of the reviews (as `embedding_text` prepares them).
+        categories: The reviews' categories; those not BUG or FEATURE are left out.
+        encode: The same model's encoder, for the label descriptions.
+        prototypes: Output of `embed_prototypes`: its bug and feature examples join in.
+        config: Hyper-parameters (`review_example_weight`); the shipped defaults if omitted.
+    """
+    config = config or TrainingConfig()
+    rows = [i for i, category in enumerate(categories) if category in REVIEW_KINDS]
+    examples = [prototypes["bug"], prototypes["feature"]]
+    kinds = [REVIEW_KINDS[categories[i]] for i in rows]
+    kinds += ["bug"] * len(examples[0]) + ["feature"] * len(examples[1])
+    weights = [1.0] * len(rows) + [config.review_example_weight] * (len(kinds) - len(rows))
+    return fit_short_prior(
+        np.vstack([vectors[rows], *examples]).astype(np.float32),
+        kinds,
+        encode(list(DESCRIPTIONS)),
+        weights=weights,
+    )
+
+
 def embed_issues(
     full_texts: list[str], titles: list[str], labels: list[str], encode: Encoder
 ) -> IssueSet:
@@ -132,7 +179,11 @@ def embed_prototypes(encode: Encoder) -> dict[str, FloatArray]:
 
 
 def fit_classifier(
-    issues: IssueSet, prototypes: dict[str, FloatArray], config: TrainingConfig | None = None
+    issues: IssueSet,
+    prototypes: dict[str, FloatArray],
+    config: TrainingConfig | None = None,
+    *,
+    short_prior: ShortTextPrior | None = None,
 ) -> EmbeddingClassifier:
     """Fit the long head on full issues, the short head on issues, titles and examples, and TF-IDF.
 
@@ -140,6 +191,7 @@ def fit_classifier(
         issues: The (training part of the) embedded issues.
         prototypes: Output of `embed_prototypes`.
         config: Hyper-parameters; the shipped defaults when omitted.
+        short_prior: Bug-versus-feature prior of the chat path (`fit_short_prior`), if any.
 
     Returns:
         The fitted classifier.
@@ -207,4 +259,5 @@ def fit_classifier(
         lexical_mix=config.lexical_mix,
         short_chars=config.short_chars,
         question_damping=config.question_damping,
+        short_prior=short_prior,
     )

@@ -135,6 +135,11 @@ def duplicates_field(item: FeedbackItem) -> tuple[str, str] | None:
         if sum(len(x) + 1 for x in lines) + len(line) > FIELD_VALUE_LIMIT:
             break
         lines.append(line)
+    reason = str(result.get("reason") or "")
+    if reason:
+        why = f"Why: {escape(truncate(reason, 200))}"
+        if sum(len(x) + 1 for x in lines) + len(why) <= FIELD_VALUE_LIMIT:
+            lines.append(why)
     return name, "\n".join(lines)
 
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from agents.dedup.documents import imported_document
+from agents.dedup.evidence import Candidate, judge, title_overlap
 from agents.dedup.finder import DuplicateIndex
-from agents.dedup.scoring import DEFAULT_THRESHOLDS, Scoring, combined_scores, verdict_for
+from agents.dedup.scoring import DEFAULT_THRESHOLDS, Scoring, combined_scores
 from agents.dedup.types import Thresholds
 from bot.settings import load_settings
 from storage.embeddings import Embedder
@@ -222,7 +223,54 @@ def test_hybrid_scores_stay_in_unit_range_and_favour_shared_words() -> None:
 
 def test_verdicts_follow_the_thresholds() -> None:
     t = DEFAULT_THRESHOLDS
-    assert verdict_for(t.duplicate, t) == "duplicate"
-    assert verdict_for((t.duplicate + t.possible) / 2, t) == "possible_duplicate"
-    assert verdict_for(t.possible - 0.01, t) == "new"
-    assert verdict_for(None, t) == "new"
+    title = "App crashes when exporting to CSV"
+    query = "the app crashes every time I try exporting my list to csv"
+    clear = [Candidate(title, t.duplicate), Candidate("Dark mode", t.possible - 0.1)]
+    assert judge(query, clear, t).verdict == "duplicate"
+    between = (t.duplicate + t.possible) / 2
+    assert judge(query, [Candidate(title, between)], t).verdict == "possible_duplicate"
+    assert judge(query, [Candidate(title, t.possible - 0.01)], t).verdict == "new"
+    assert judge(query, [], t).verdict == "new"
+
+
+def test_duplicate_needs_title_words_and_a_lead() -> None:
+    t = DEFAULT_THRESHOLDS
+    title = "App crashes when exporting to CSV"
+    query = "the app crashes every time I try exporting my list to csv"
+    strange = judge("my spreadsheet download quits", [Candidate(title, 0.9)], t)
+    assert strange.verdict == "possible_duplicate"
+    assert "none of its title's words" in strange.reason
+    tied = judge(query, [Candidate(title, 0.7), Candidate("Export crash", 0.69)], t)
+    assert tied.verdict == "possible_duplicate" and "as close" in tied.reason
+    sure = judge(query, [Candidate(title, 0.7), Candidate("Dark mode", 0.5)], t)
+    assert sure.verdict == "duplicate"
+    assert '"crashes"' in sure.reason and "0.20 ahead" in sure.reason
+    assert title_overlap("Exported files", "export file")[1] == 1.0
+
+
+async def test_near_duplicate_sharing_no_title_words_is_only_possible(
+    index: DuplicateIndex,
+) -> None:
+    text = (
+        "Clicking the download spreadsheet button on the settings page closes the whole "
+        "window with an error instead of downloading the file."
+    )
+    result = await index.find(text, repo=REPO)
+    top = result.matches[0]
+    assert top.id == "issue:1"
+    assert top.score >= DEFAULT_THRESHOLDS.duplicate  # a score alone would call it a duplicate
+    assert result.verdict == "possible_duplicate"
+    assert "none of its title's words" in result.reason
+
+
+async def test_paraphrase_sharing_title_words_is_a_duplicate_with_a_reason(
+    index: DuplicateIndex,
+) -> None:
+    result = await index.find(
+        "The app crashes when exporting to CSV: clicking Export on the settings page closes "
+        "the window with an error.",
+        repo=REPO,
+    )
+    assert result.verdict == "duplicate"
+    assert result.matches[0].id == "issue:1"
+    assert "ahead of the next candidate" in result.reason

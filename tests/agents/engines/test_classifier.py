@@ -75,6 +75,8 @@ def test_predict_reports_evidence(embedder: Embedder) -> None:
         ("why does it ask for my location?", True),
         ("why can't I log in anymore?", False),
         ("What's the point of syncing if my notes vanish?", False),
+        ("? nice and good app", False),
+        ("does it work on linux ?", True),
     ],
 )
 def test_question_form(text: str, question: bool) -> None:

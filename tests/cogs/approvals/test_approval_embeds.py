@@ -273,3 +273,18 @@ def test_spec_text_prefills_every_section() -> None:
     assert "1. Open a project" in text
     assert "Expected: A file is saved" in text and "Actual: The app closes" in text
     assert spec_text(None) == ""
+
+
+def test_duplicate_field_says_why() -> None:
+    match = {"id": "issue:12", "score": 0.61, "title": "Crash on export", "number": 12}
+    reason = "score 0.61, but the text shares none of its title's words <@123456789012345678> **x**"
+    item = make_item(
+        duplicates={"verdict": "possible_duplicate", "matches": [match], "reason": reason}
+    )
+    value = field(review_embed(item), "May be related") or ""
+    assert value.splitlines()[0].startswith("• ")
+    why = value.splitlines()[-1]
+    assert why.startswith("Why: ") and "none of its title" in why
+    assert "<@123456789012345678>" not in why and "**x**" not in why
+    older = make_item(duplicates={"verdict": "duplicate", "matches": [match]})
+    assert "Why" not in (field(review_embed(older), "Likely duplicate of") or "")
