@@ -57,8 +57,8 @@ class IssueFiler(Protocol):
         """Add a comment to an issue."""
         ...
 
-    async def has_comment_with(self, *, repo: str, number: int, text: str) -> bool:
-        """Whether a comment on the issue contains `text` (an item's marker)."""
+    async def has_item_comment(self, *, repo: str, number: int, item_id: int) -> bool:
+        """Whether the bot's own comment for the item is on the issue (its last marker)."""
         ...
 
     async def list_labels(self, *, repo: str) -> list[str]:

@@ -45,6 +45,12 @@ def _is_ours(issue: Any, identity: str, item_id: int) -> bool:
     return issue.pull_request is UNSET and author == identity and last_marker(issue.body) == item_id
 
 
+def _is_our_comment(comment: Any, identity: str, item_id: int) -> bool:
+    """A comment the bot wrote whose last marker names the item."""
+    author = comment.user.login.lower() if comment.user else None
+    return author == identity and last_marker(comment.body or None) == item_id
+
+
 class GitHubClient(GitHubBase):
     """Files, finds and reads issues; the only code that talks to GitHub.
 
@@ -248,9 +254,14 @@ class GitHubClient(GitHubBase):
             lambda: self._github.rest.issues.async_create_comment(owner, name, number, body=body),
         )
 
-    async def has_comment_with(self, *, repo: str, number: int, text: str) -> bool:
-        """Whether a comment on the issue contains `text` (e.g. an item's marker)."""
+    async def has_item_comment(self, *, repo: str, number: int, item_id: int) -> bool:
+        """Whether the bot already commented on the issue for the item.
+
+        Only a comment written by the bot's own identity whose last marker names the item
+        counts: a marker someone else posted, or one quoted in another item's comment, does not.
+        """
         owner, name = split_repo(repo)
+        identity = (await self.identity()).lower()
         page = 1
         while True:
             response = await self._call(
@@ -264,7 +275,7 @@ class GitHubClient(GitHubBase):
                     page=page,
                 ),
             )
-            if any(text in (c.body or "") for c in parsed_items(response)):
+            if any(_is_our_comment(c, identity, item_id) for c in parsed_items(response)):
                 return True
             if not has_next_page(response):
                 return False

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from agents.triage.render import item_marker
 from bot.github import GitHubNotFoundError, GitHubRejectedError, RepoNotAllowedError
 from cogs.approvals._embeds import reporter_message
 from storage.models import OutboxMessage, utcnow
@@ -214,8 +213,7 @@ class OutboxDelivery:
         if github is None:
             raise Undeliverable("GitHub is not configured")
         repo, number = str(row.payload["repo"]), int(row.payload["issue"])
-        marker = item_marker(row.item_id)
-        if await github.has_comment_with(repo=repo, number=number, text=marker):
+        if await github.has_item_comment(repo=repo, number=number, item_id=row.item_id):
             return None
         await github.comment(repo=repo, number=number, body=str(row.payload["body"]))
         return {

@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlmodel import col
 
+from agents.triage.render import item_marker, last_marker
+from bot.sandbox import _github_json as github_json
 from bot.sandbox.discord import FailureRule, StoredMessage
 from bot.sandbox.stack import Sandbox
 from cogs.approvals._outbox import MAX_ATTEMPTS
@@ -329,3 +331,34 @@ async def _rows(sb: Sandbox, item_id: int) -> list[OutboxMessage]:
     stmt = select(OutboxMessage).where(col(OutboxMessage.item_id) == item_id)
     async with sb.services.db.sessions() as session:
         return list((await session.execute(stmt)).scalars())
+
+
+async def test_a_marker_someone_else_posted_does_not_stop_the_duplicate_comment(
+    sb: Sandbox,
+) -> None:
+    existing = sb.github.add_issue(sb.repo, title="Crash when exporting", body="Known crash.")
+    flow = Flow(sb)
+    item, review = await flow.report(BUG_REPORT)
+    assert item.id is not None
+    for author, body in (
+        ("mallory", f"first!\n{item_marker(item.id)}"),
+        (sb.github.login, f"```\n{item_marker(item.id)}\n```\n{item_marker(item.id + 1)}"),
+    ):
+        existing.comments.append(
+            github_json.comment(
+                sb.github.url,
+                sb.repo,
+                existing.number,
+                comment_id=len(existing.comments) + 9000,
+                body=body,
+                user=github_json.user(sb.github.url, author),
+                at=utcnow(),
+            )
+        )
+    opened = await flow.click(review, "duplicate", item.id)
+    await flow.submit(opened, {"issue_number": str(existing.number)}, review)
+    await _finished(sb, item.id, "duplicate")
+    await flow.delivered(item.id)
+    ours = [c for c in existing.comments[2:] if c["user"]["login"] == sb.github.login]
+    assert len(ours) == 1, existing.comments
+    assert last_marker(ours[0]["body"]) == item.id
