@@ -92,6 +92,9 @@ class ForumsCog(commands.Cog, name="Forums"):
         """A deleted post takes its item along like a deleted message (or withdraws it)."""
         if not self.services.runner.owns_guild(payload.guild_id):
             return
+        item = await self.services.items.get_by_source(f"message:{payload.thread_id}")
+        if item is None or item.forum_post_id != payload.thread_id:
+            return  # a thread on a message (the details thread, say), not a post: its message stays
         follow: Any = self.bot.get_cog("FollowDiscord")
         if follow is not None:
             await follow.message_deleted(payload.thread_id)

@@ -129,3 +129,13 @@ async def test_a_thread_someone_else_opened_on_a_report_still_feeds_intake(sb: S
     )
     new = await sb.wait_for_item_from_message(int(reply["id"]), within=WAIT)
     assert new.id != item.id
+
+
+async def test_deleting_the_details_thread_keeps_the_report(sb: Sandbox) -> None:
+    item, thread_id = await _answered(sb, sb.discord.add_user("tia"))
+    assert item.id is not None
+    await sb.discord.delete_forum_post(thread_id)  # a moderator tidies the thread away
+    await _settled(sb)
+    kept = await sb.item(item.id)
+    assert kept is not None
+    assert (kept.status, kept.raw_text) == (ItemStatus.AWAITING_REVIEW, THIN_REPORT)
