@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, String, Text, cast, delete, func, or_, select, update
 
 from storage.db import Database
+from storage.decisions import DECISION_ACTION
 from storage.forgetting import FORGOTTEN, DataSubject, chunks
 from storage.models import (
     FINISHED_STATUSES,
@@ -112,9 +113,11 @@ def _forget_person_elsewhere(conn: Connection, subject: DataSubject, own: set[in
     changed = 0
     person = _is_person(subject, _AUDIT.c.actor)
     if person is not None:
+        decisions = person & (_AUDIT.c.action == DECISION_ACTION)
         changed += conn.execute(
-            update(_AUDIT).where(person).values(actor=FORGOTTEN, details=None)
+            update(_AUDIT).where(person & ~decisions).values(actor=FORGOTTEN, details=None)
         ).rowcount
+        changed += _anonymise_decisions(conn, decisions)
     if subject.names:
         changed += conn.execute(
             update(_ITEMS)
@@ -130,6 +133,19 @@ def _forget_person_elsewhere(conn: Connection, subject: DataSubject, own: set[in
 
         changed += _rewrite_json(conn, "decision", str(subject.user_id), anonymous, own)
     return changed
+
+
+def _anonymise_decisions(conn: Connection, decisions: Any) -> int:
+    """Logged decisions lose who made them but keep what was decided: an item whose graph
+    has not taken the decision yet must still finish (an Approve, a Reject, an Edit)."""
+    rows = conn.execute(select(_AUDIT.c.id, _AUDIT.c.details).where(decisions)).all()
+    for row in rows:
+        details = dict(row.details or {})
+        details.update(actor=FORGOTTEN, actor_id=None)
+        conn.execute(
+            update(_AUDIT).where(_AUDIT.c.id == row.id).values(actor=FORGOTTEN, details=details)
+        )
+    return len(rows)
 
 
 def _drop_matches(conn: Connection, item_ids: Sequence[int]) -> int:

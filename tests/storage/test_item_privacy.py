@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from storage.db import Database
+from storage.decisions import DECISION_ACTION, decisions_after
 from storage.digest import DigestRepository
 from storage.examples import ExampleRepository
 from storage.forgetting import FORGOTTEN, DataSubject
@@ -134,3 +135,25 @@ async def test_a_departed_guild_loses_everything_and_others_nothing(database: Da
     assert await digests.last_posted(OTHER_GUILD) is not None
     assert await database_traces(database, ["words-1", "words-2", "words-9"]) == []
     assert await departures.left_before(utcnow() + timedelta(seconds=1)) == []
+
+
+async def test_a_forgotten_maintainers_logged_decision_is_still_taken(database: Database) -> None:
+    items, privacy = ItemRepository(database), ItemPrivacyRepository(database)
+    decided = await _item(items, 5)
+    await _reviewed(items, decided)
+    decision = {"action": "reject", "actor": f"maya ({MAYA})", "actor_id": MAYA, "reason": "no"}
+    await items.transition(
+        item_id=decided,
+        to=ItemStatus.REJECTED,
+        actor=f"maya ({MAYA})",
+        details=decision,
+        decision=decision,
+        audit_action=DECISION_ACTION,
+    )
+
+    await privacy.forget(DataSubject(user_id=MAYA, names=frozenset({"maya"})))
+
+    assert await database_traces(database, ["maya", str(MAYA)]) == []
+    (logged,) = await decisions_after(database, decided, 0)
+    assert logged.decision["action"] == "reject" and logged.decision["reason"] == "no"
+    assert logged.decision["actor"] == FORGOTTEN and logged.decision["actor_id"] is None
