@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from storage.db import Database
 from storage.models import AuditEvent
@@ -43,3 +43,11 @@ async def decisions_after(db: Database, item_id: int, seq: int) -> list[LoggedDe
     )
     rows = await db.read(lambda conn: conn.execute(stmt).all())
     return [LoggedDecision(row.id, dict(row.details)) for row in rows if row.details]
+
+
+async def last_decision_seq(db: Database, item_id: int) -> int:
+    """Position of the item's newest logged decision (0 when none was logged)."""
+    stmt = select(func.max(_AUDIT.c.id)).where(
+        _AUDIT.c.item_id == item_id, _AUDIT.c.action == DECISION_ACTION
+    )
+    return int(await db.read(lambda conn: conn.execute(stmt).scalar()) or 0)

@@ -22,7 +22,7 @@ from agents.triage.report import report_text
 from agents.triage.state import Decision, InputState, Policy
 from bot.bounded import KeyedLocks
 from bot.log import item_context
-from storage.decisions import DECISION_ACTION
+from storage.decisions import DECISION_ACTION, last_decision_seq
 from storage.items import ItemRepository
 from storage.models import FeedbackItem, ItemStatus, SourceKind
 
@@ -212,6 +212,7 @@ class TriageRunner:
                 and item.message_id is not None
                 and item.forum_post_id is None,
                 attachment_text=classifier_excerpt(attachments_of(item.attachments)),
+                decision_seq=await last_decision_seq(self.items.db, item_id),
                 policy=(await self.policy_for(item)).model_dump(),
             )
             await self._invoke(asdict(start), config)

@@ -68,6 +68,9 @@ class InputState:
     """A bounded excerpt of the message's text files, read by the classifier after the text."""
     policy: dict[str, Any] = field(default_factory=dict)
     """`Policy` as a dict: repository, thresholds, label mapping."""
+    decision_seq: int = 0
+    """Position in the item's decision log of the last decision taken (0: none yet); a run
+    started afresh begins after every decision logged before it."""
 
 
 @dataclass(kw_only=True)
@@ -90,8 +93,6 @@ class TriageState(InputState):
     """`Spec` as a dict, after any maintainer edits."""
     decision: dict[str, Any] | None = None
     """The latest `Decision` as a dict."""
-    decision_seq: int = 0
-    """Position in the item's decision log of the last decision taken (0: none yet)."""
     outcome: str | None = None
     """Final status once the graph ends: filed, rejected, duplicate, expired, not_actionable."""
     error: str | None = None

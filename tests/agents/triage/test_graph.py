@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from agents.dedup.finder import DuplicateIndex
 from agents.engines.offline import OfflineEngine
@@ -441,3 +442,32 @@ async def test_an_item_left_approved_without_its_decision_is_filed_by_reconcile(
         assert item is not None and item.status == ItemStatus.FILED
         assert len(github.issues_in(REPO)) == 1
         assert await h.runner.reconcile(older_than=0) == 0
+
+
+async def test_a_retriaged_item_whose_checkpoints_were_pruned_asks_again(
+    db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
+) -> None:
+    async with harness(db_url, tmp_path, embedder, github) as h:
+        item_id = await _new_item(h, text="the app crashes all the time", message_id=557)
+        await h.runner.run(item_id)
+        answer = Decision(action="details", actor="ana", body="1. open settings 2. tap export")
+        assert (await h.runner.decide(item_id, answer, wait=True)).accepted
+        item = await h.items.get(item_id)
+        assert item is not None and item.status == ItemStatus.AWAITING_REVIEW
+
+        # Retention pruned the finished thread; a maintainer then sends the item to triage again.
+        saver = h.runner.graph.checkpointer
+        assert saver is not None
+        await saver.adelete_thread(str(item_id))
+        table = FeedbackItem.__table__  # type: ignore[attr-defined]
+        reset = update(table).where(table.c.id == item_id).values(status=ItemStatus.RECEIVED)
+        await h.items.db.write(lambda conn: conn.execute(reset))
+        await h.runner.run(item_id)
+        await h.runner.run(item_id)  # a later run (reconcile) takes no answer given before
+
+        item = await h.items.get(item_id)
+        assert item is not None and item.status == ItemStatus.AWAITING_DETAILS, item.status
+        config = {"configurable": {"thread_id": str(item_id)}}
+        snapshot = await h.runner.graph.aget_state(config)  # type: ignore[arg-type]
+        assert snapshot.next == ("await_details",), snapshot.next
+        assert "1. open settings" not in snapshot.values["text"]
