@@ -235,15 +235,17 @@ class EditModal(_DecisionModal):
     def values(self, submitted: Mapping[str, str | list[str]]) -> dict[str, Any]:
         """Only what changed: untouched inputs are left out so the structured draft survives.
 
-        An input missing from the submit counts as untouched.
+        An input missing from the submit, or a title or body left empty, counts as untouched.
         """
         changed: dict[str, Any] = {}
         title = text_value(submitted, "title").strip()
         if title and title != self.original_title:
             changed["title"] = title
         if "body" in submitted:
+            # An empty body is never taken: the modal may have been opened on a draft too long
+            # to show (its body input left empty) and be read now against a shorter one.
             body = text_value(submitted, "body").strip()
-            if body != self.original_body.strip() and (body or not self.body_kept):
+            if body and body != self.original_body.strip():
                 changed["body"] = body
         if "labels" in submitted:
             labels = text_value(submitted, "labels").strip()
