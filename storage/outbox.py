@@ -77,10 +77,18 @@ class OutboxRepository:
         self.db = db
 
     async def pending(
-        self, *, item_id: int | None = None, due_by: datetime | None = None, limit: int = 200
+        self,
+        *,
+        item_id: int | None = None,
+        due_by: datetime | None = None,
+        after_id: int = 0,
+        limit: int = 200,
     ) -> list[OutboxMessage]:
-        """Rows not yet delivered (of one item, or due by `due_by`), oldest first."""
-        stmt = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
+        """Rows not yet delivered (of one item, or due by `due_by`) after row `after_id`,
+        oldest first."""
+        stmt = select(OutboxMessage).where(
+            col(OutboxMessage.sent_at).is_(None), col(OutboxMessage.id) > after_id
+        )
         if item_id is not None:
             stmt = stmt.where(col(OutboxMessage.item_id) == item_id)
         if due_by is not None:

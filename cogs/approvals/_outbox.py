@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 DELIVER_EVERY = timedelta(seconds=30)
 #: Attempts before a row is given up.
 MAX_ATTEMPTS = 8
+#: Pending rows read at a time.
+PAGE = 200
 FIRST_RETRY = timedelta(seconds=5)
 LONGEST_RETRY = timedelta(minutes=10)
 #: Failures that retrying cannot fix.
@@ -119,13 +121,28 @@ class OutboxDelivery:
         Args:
             everything: Ignore the retry delays (at start-up).
         """
-        rows = await self.rows.pending(due_by=None if everything else utcnow())
-        owns = self.services.runner.owns_guild
-        mine = [r for r in rows if owns(r.guild_id)]
-        delivered = await self._deliver_all(mine, skip_busy=True)
+        delivered = 0
+        async for mine in self._own_pages(due_by=None if everything else utcnow()):
+            delivered += await self._deliver_all(mine, skip_busy=True)
         if delivered:
             log.info("delivered %d outbox message(s)", delivered)
         return delivered
+
+    async def _own_pages(self, *, due_by: datetime | None) -> AsyncIterator[list[OutboxMessage]]:
+        """Pending rows of this process's guilds, a page at a time: rows of guilds another
+        process (or nobody, any more) serves never hide this process's own."""
+        owns = self.services.runner.owns_guild
+        after = 0
+        while True:
+            rows = await self.rows.pending(due_by=due_by, after_id=after, limit=PAGE)
+            if not rows:
+                return
+            after = rows[-1].id or after
+            mine = [row for row in rows if owns(row.guild_id)]
+            if mine:
+                yield mine
+            if len(rows) < PAGE:
+                return
 
     async def _deliver_all(self, rows: list[OutboxMessage], *, skip_busy: bool = False) -> int:
         """Deliver `rows` in order; with `skip_busy`, items being delivered now are left

@@ -17,7 +17,7 @@ from bot.sandbox.discord import FailureRule, StoredMessage
 from bot.sandbox.stack import Sandbox
 from cogs.approvals._outbox import MAX_ATTEMPTS
 from storage.embeddings import Embedder
-from storage.models import FeedbackItem, ItemStatus, OutboxMessage, utcnow
+from storage.models import FeedbackItem, FeedbackItemBase, ItemStatus, OutboxMessage, utcnow
 from storage.outbox import REPORTER_NOTICE, REVIEW_UPDATE, OutboxRepository
 from tests.cogs.approvals.conftest import BUG_REPORT, Flow
 from tests.cogs.privacy.test_forget import _ask, _confirmed
@@ -362,3 +362,39 @@ async def test_a_marker_someone_else_posted_does_not_stop_the_duplicate_comment(
     ours = [c for c in existing.comments[2:] if c["user"]["login"] == sb.github.login]
     assert len(ours) == 1, existing.comments
     assert last_marker(ours[0]["body"]) == item.id
+
+
+async def test_rows_of_guilds_this_process_does_not_serve_never_hide_its_own(
+    sb: Sandbox,
+) -> None:
+    stranger, _ = await sb.services.items.create(
+        item=FeedbackItemBase(
+            source_kind="channel",
+            source_key="message:1",
+            guild_id=999,
+            author_name="someone",
+            raw_text="A report from a server the bot no longer serves.",
+        ),
+        actor="test",
+    )
+    assert stranger.id is not None
+    stale = [
+        {"item_id": stranger.id, "guild_id": 999, "kind": REPORTER_NOTICE, "payload": {}}
+        for _ in range(250)
+    ]
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    await sb.services.db.write(lambda conn: conn.execute(table.insert(), stale))
+
+    flow = Flow(sb)
+    item, review = await flow.report(BUG_REPORT)
+    assert item.id is not None
+    rules = _outage(sb, review.id)
+    await _decide(flow, review, item.id, "filed")
+    finished = await _finished(sb, item.id, "filed")
+    await _tried(sb, rules)
+    for rule in rules:
+        rule.remaining = 0
+
+    delivery = sb.bot.get_cog("Approvals").notifier.outbox  # type: ignore[union-attr]
+    await delivery.deliver_due(everything=True)
+    assert len(_notices(sb, finished)) == 1
