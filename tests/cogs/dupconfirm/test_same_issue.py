@@ -57,9 +57,7 @@ async def _answer(
     sb: Sandbox, question: StoredMessage, answer: str, item_id: int, user: FakeUser
 ) -> InteractionResponse:
     """Click one of the question's buttons as `user`; the bot's first answer to the click."""
-    interaction = await sb.discord.click_button(
-        question.id, f"dupconfirm:{answer}:{item_id}", user
-    )
+    interaction = await sb.discord.click_button(question.id, f"dupconfirm:{answer}:{item_id}", user)
     return await interaction.wait_response(timeout=10)
 
 
@@ -138,7 +136,9 @@ async def test_the_buttons_work_after_a_restart(sb: Sandbox) -> None:
 async def test_no_answer_in_time_goes_to_review_as_today(
     db_url: str, tmp_path: Path, embedder: Embedder
 ) -> None:
-    async with sandbox_on(db_url, tmp_path, embedder, DUPLICATE_CONFIRM_TIMEOUT="2s") as sb:
+    async with sandbox_on(
+        db_url, tmp_path, embedder, DUPLICATE_CONFIRM="auto_link", DUPLICATE_CONFIRM_TIMEOUT="2s"
+    ) as sb:
         item, issue, _question = await _matching_report(sb)
         assert item.id is not None
         await sb.wait_for_item_status(item.id, ItemStatus.AWAITING_REVIEW, within=WAIT)
