@@ -164,3 +164,69 @@ async def test_off_reviews_as_before(db_url: str, tmp_path: Path, embedder: Embe
         assert item.id is not None
         await sb.wait_for_review_message(item.id, within=WAIT)
         assert (await sb.item(item.id)).duplicates["verdict"] == "duplicate"  # type: ignore[union-attr,index]
+
+
+async def test_an_issue_closed_since_it_was_indexed_is_not_offered(sb: Sandbox) -> None:
+    issue = sb.github.add_issue(
+        sb.repo, title="App crashes when clicking Export on the settings page", body=EXPORT_CRASH
+    )
+    await sb.services.extras["issue_sync"]()
+    sb.github.close_issue(sb.repo, issue.number)
+    posted = await sb.discord.post_message(
+        sb.discord.feedback_channel_id, sb.reporter, EXPORT_CRASH
+    )
+    item = await sb.wait_for_item_from_message(int(posted["id"]), within=WAIT)
+    assert item.id is not None
+    await sb.wait_for_review_message(item.id, within=WAIT)
+    asked = [
+        m
+        for m in sb.discord.messages_in(sb.discord.feedback_channel_id)
+        if any(c.startswith("dupconfirm:") for c in m.custom_ids())
+    ]
+    assert not asked and not issue.comments
+    reviewed = await sb.item(item.id)
+    assert reviewed is not None and (reviewed.duplicates or {}).get("verdict") == "duplicate"
+
+
+async def test_feedback_form_is_asked_by_dm(sb: Sandbox) -> None:
+    issue = sb.github.add_issue(
+        sb.repo, title="App crashes when clicking Export on the settings page", body=EXPORT_CRASH
+    )
+    await sb.services.extras["issue_sync"]()
+    opener = await sb.discord.slash_command("feedback", {}, sb.reporter)
+    modal = await opener.wait_response()
+    assert modal.custom_id
+    fields: dict[str, str | list[str]] = {
+        "summary": "Export crashes the app",
+        "details": EXPORT_CRASH,
+        "kind": ["bug"],
+    }
+    await sb.discord.submit_modal(modal.custom_id, fields, sb.reporter)
+    item = await sb.wait_for_item(lambda i: i.source_key == f"interaction:{opener.id}", within=WAIT)
+    assert item.id is not None
+    await sb.wait_for_item_status(item.id, ItemStatus.AWAITING_REPORTER, within=WAIT)
+    dm_id = sb.discord.dm_channel_id(sb.reporter)
+    question = await sb.discord.wait_for_message(
+        dm_id, lambda m: any(c.startswith("dupconfirm:") for c in m.custom_ids()), timeout=WAIT
+    )
+    assert f"#{issue.number}" in question.content
+
+    await _answer(sb, question, "same", item.id, sb.reporter)
+    await sb.wait_for_item_status(item.id, ItemStatus.DUPLICATE, within=WAIT)
+    await _delivered(sb, item.id)
+    assert len(issue.comments) == 1 and not _reviews(sb)
+    sb.discord.assert_never_pinged()
+
+
+async def test_review_mode_still_posts_the_review_with_the_confirmation(
+    db_url: str, tmp_path: Path, embedder: Embedder
+) -> None:
+    async with sandbox_on(db_url, tmp_path, embedder, DUPLICATE_CONFIRM="review") as sb:
+        item, issue, question = await _matching_report(sb)
+        assert item.id is not None
+        await _answer(sb, question, "same", item.id, sb.reporter)
+        await sb.wait_for_item_status(item.id, ItemStatus.AWAITING_REVIEW, within=WAIT)
+        await sb.wait_for_review_message(item.id, within=WAIT)
+        fields = str(_reviews(sb)[0].embeds[0]["fields"])
+        assert f"Reporter confirms it is #{issue.number}" in fields
+        assert not issue.comments
