@@ -11,7 +11,7 @@ import pytest
 
 from bot.sandbox.discord import FakeUser, StoredMessage
 from bot.sandbox.discord._interaction_records import InteractionResponse
-from bot.sandbox.stack import Sandbox
+from bot.sandbox.stack import Sandbox, sandbox_stack
 from storage.embeddings import Embedder
 from storage.models import FeedbackItem, ItemStatus
 from storage.outbox import OutboxRepository
@@ -230,3 +230,40 @@ async def test_review_mode_still_posts_the_review_with_the_confirmation(
         fields = str(_reviews(sb)[0].embeds[0]["fields"])
         assert f"Reporter confirms it is #{issue.number}" in fields
         assert not issue.comments
+
+
+async def test_a_forum_post_is_asked_in_the_post(
+    db_url: str, tmp_path: Path, embedder: Embedder
+) -> None:
+    async with sandbox_stack(
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        model=embedder.model,
+        extra_env={"DUPLICATE_CONFIRM": "auto_link"},
+        start_bot=False,
+    ) as sb:
+        forum = sb.discord.add_forum_channel("bug-reports", tags=("bug", "duplicate"))
+        sb.configure(FEEDBACK_CHANNEL_IDS=f"{sb.discord.feedback_channel_id},{forum['id']}")
+        await sb.start()
+        issue = sb.github.add_issue(
+            sb.repo,
+            title="App crashes when clicking Export on the settings page",
+            body=EXPORT_CRASH,
+        )
+        await sb.services.extras["issue_sync"]()
+        post = await sb.discord.create_forum_post(
+            int(forum["id"]), sb.reporter, "Export crashes the app", EXPORT_CRASH
+        )
+        post_id = int(post["id"])
+        item = await sb.wait_for_item_from_message(post_id, within=WAIT)
+        assert item.id is not None
+        question = await sb.discord.wait_for_message(
+            post_id,
+            lambda m: any(c.startswith("dupconfirm:") for c in m.custom_ids()),
+            timeout=WAIT,
+        )
+        assert f"#{issue.number}" in question.content
+        await _answer(sb, question, "same", item.id, sb.reporter)
+        done = await sb.wait_for_item_status(item.id, ItemStatus.DUPLICATE, within=WAIT)
+        assert done.issue_number == issue.number and not _reviews(sb)
+        sb.discord.assert_never_pinged()
