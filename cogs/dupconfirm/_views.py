@@ -67,7 +67,7 @@ def answer_view(item_id: int) -> discord.ui.View:
 
 
 def question_text(*, number: int, title: str, url: str | None) -> str:
-    """ "This looks like #412 <title>. Is it the same problem?" (the issue is open)."""
+    """The question: the open issue's number, title and link, then "Is it the same problem?"."""
     name = discord.utils.escape_mentions(discord.utils.escape_markdown(truncate(title, 150)))
     link = f" (<{url}>)" if url else ""
     return f"This looks like the open issue #{number} **{name}**{link}.\nIs it the same problem?"
