@@ -160,6 +160,7 @@ class GuildSettingsResolver:
             comment_on_duplicates=guild.comment_on_duplicates,
             guild_id=item.guild_id,
             ask_for_details=guild.ask_for_details,
+            duplicate_confirm=self.settings.triage.duplicate_confirm,
         )
 
     def forget(self, guild_id: int | None) -> None:

@@ -111,6 +111,25 @@ class ReviewScheduler:
         if result.accepted:
             log.info("item %s goes to review without the missing details", item_id)
 
+    def schedule_same_issue(self, item: FeedbackItem) -> None:
+        """Plan the end of the wait for the reporter's "is it the same issue?" answer."""
+        if item.id is not None:
+            deadline = _aware(item.updated_at) + self.settings.duplicate_confirm_timeout
+            self._at(f"same_issue:{item.id}", deadline, self._same_issue_timeout, item.id)
+
+    def cancel_same_issue(self, item_id: int) -> None:
+        """Forget the timer of an item whose reporter answered."""
+        job = self._aps.get_job(f"same_issue:{item_id}")
+        if job is not None:
+            job.remove()
+
+    async def _same_issue_timeout(self, item_id: int) -> None:
+        result = await self.services.runner.decide(
+            item_id, Decision(action="confirm", actor="scheduler", reason="no answer in time")
+        )
+        if result.accepted:
+            log.info("item %s goes to review: no answer about the matching issue", item_id)
+
     def schedule_filing_retry(self, item: FeedbackItem) -> None:
         """Plan the automatic retry of a failed filing, when one is due (`filing_retry_at`)."""
         if item.id is not None and item.filing_retry_at is not None:
@@ -161,10 +180,15 @@ class ReviewScheduler:
         """Recreate the timers of every waiting item; returns how many.
 
         Reminders and expiry of items awaiting review, the automatic retry of failed filings,
-        the end of the wait for a reporter's details.
+        the end of the wait for a reporter's details or answer about a matching issue.
         """
         waiting = await self.services.items.list_by_status(
-            [ItemStatus.AWAITING_REVIEW, ItemStatus.FAILED, ItemStatus.AWAITING_DETAILS]
+            [
+                ItemStatus.AWAITING_REVIEW,
+                ItemStatus.FAILED,
+                ItemStatus.AWAITING_DETAILS,
+                ItemStatus.AWAITING_REPORTER,
+            ]
         )
         owns = self.services.runner.owns_guild
         count = 0
@@ -173,6 +197,8 @@ class ReviewScheduler:
                 continue
             if item.status == ItemStatus.AWAITING_DETAILS:
                 self.schedule_details(item)
+            elif item.status == ItemStatus.AWAITING_REPORTER:
+                self.schedule_same_issue(item)
             else:
                 self.schedule_review(item)
                 self.schedule_filing_retry(item)

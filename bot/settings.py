@@ -371,6 +371,13 @@ class TriageSettings(_Section):
     )
     ask_for_details: bool = Field(True, validation_alias=_env("ASK_FOR_DETAILS"))
     details_timeout: timedelta = Field(timedelta(hours=6), validation_alias=_env("DETAILS_TIMEOUT"))
+    # A strong match with an open issue is first put to the reporter ("is it the same?").
+    duplicate_confirm: Literal["auto_link", "review", "off"] = Field(
+        "auto_link", validation_alias=_env("DUPLICATE_CONFIRM")
+    )
+    duplicate_confirm_timeout: timedelta = Field(
+        timedelta(hours=1), validation_alias=_env("DUPLICATE_CONFIRM_TIMEOUT")
+    )
     # A filing that failed for a passing reason (rate limit, 5xx, timeout) is retried by
     # itself this many times: at GitHub's reset time, else after a delay doubling each time.
     filing_auto_retries: int = Field(3, ge=0, le=20, validation_alias=_env("FILING_AUTO_RETRIES"))
@@ -390,6 +397,7 @@ class TriageSettings(_Section):
         "expires_after",
         "digest_interval",
         "details_timeout",
+        "duplicate_confirm_timeout",
         "filing_retry_delay",
         mode="before",
     )(_parse_duration)

@@ -46,6 +46,8 @@ class ItemStatus(enum.StrEnum):
     RECEIVED = "received"
     TRIAGING = "triaging"
     AWAITING_DETAILS = "awaiting_details"
+    AWAITING_REPORTER = "awaiting_reporter"
+    """The reporter is asked whether an open issue is the same problem."""
     NOT_ACTIONABLE = "not_actionable"
     AWAITING_REVIEW = "awaiting_review"
     APPROVED = "approved"
@@ -63,8 +65,18 @@ S = ItemStatus
 #: Every legal move; anything else is refused by `ItemRepository.transition`.
 TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
     S.RECEIVED: frozenset({S.TRIAGING, S.FAILED}),
-    S.TRIAGING: frozenset({S.AWAITING_REVIEW, S.AWAITING_DETAILS, S.NOT_ACTIONABLE, S.FAILED}),
+    S.TRIAGING: frozenset(
+        {
+            S.AWAITING_REVIEW,
+            S.AWAITING_DETAILS,
+            S.AWAITING_REPORTER,
+            S.NOT_ACTIONABLE,
+            S.DUPLICATE,
+            S.FAILED,
+        }
+    ),
     S.AWAITING_DETAILS: frozenset({S.TRIAGING}),
+    S.AWAITING_REPORTER: frozenset({S.TRIAGING}),
     S.NOT_ACTIONABLE: frozenset({S.RECEIVED}),
     S.AWAITING_REVIEW: frozenset(
         {S.AWAITING_REVIEW, S.APPROVED, S.REJECTED, S.DUPLICATE, S.EXPIRED, S.WITHDRAWN}
@@ -86,7 +98,16 @@ FINISHED_STATUSES = frozenset(
 
 #: Statuses in which an item still needs the bot or a maintainer.
 OPEN_STATUSES = frozenset(
-    {S.RECEIVED, S.TRIAGING, S.AWAITING_DETAILS, S.AWAITING_REVIEW, S.APPROVED, S.FILING, S.FAILED}
+    {
+        S.RECEIVED,
+        S.TRIAGING,
+        S.AWAITING_DETAILS,
+        S.AWAITING_REPORTER,
+        S.AWAITING_REVIEW,
+        S.APPROVED,
+        S.FILING,
+        S.FAILED,
+    }
 )
 
 

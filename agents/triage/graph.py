@@ -6,7 +6,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from agents.triage import nodes, routes
+from agents.triage import nodes, routes, same_issue
 from agents.triage.context import TriageContext
 from agents.triage.state import InputState, TriageState
 
@@ -21,6 +21,9 @@ def build_graph(checkpointer: BaseCheckpointSaver[str] | None = None) -> Compile
         .add_node("ask_details", nodes.ask_details)
         .add_node("await_details", nodes.await_details)
         .add_node("find_duplicates", nodes.find_duplicates)
+        .add_node("ask_same_issue", same_issue.ask_same_issue)
+        .add_node("await_same_issue", same_issue.await_same_issue)
+        .add_node("link_same_issue", same_issue.link_same_issue)
         .add_node("draft_spec", nodes.draft_spec)
         .add_node("publish_review", nodes.publish_review)
         .add_node("await_decision", nodes.await_decision)
@@ -34,7 +37,10 @@ def build_graph(checkpointer: BaseCheckpointSaver[str] | None = None) -> Compile
         .add_edge("dismiss", END)
         .add_edge("ask_details", "await_details")
         .add_edge("await_details", "normalise")
-        .add_edge("find_duplicates", "draft_spec")
+        .add_conditional_edges("find_duplicates", same_issue.after_duplicates)
+        .add_conditional_edges("ask_same_issue", same_issue.after_asking)
+        .add_conditional_edges("await_same_issue", same_issue.after_same_issue)
+        .add_edge("link_same_issue", "mark_duplicate")
         .add_edge("draft_spec", "publish_review")
         .add_edge("publish_review", "await_decision")
         .add_conditional_edges("await_decision", routes.after_decision)

@@ -22,9 +22,13 @@ def _pause_of(snapshot: Any) -> str | None:
     return None
 
 
+#: The pauses a reporter's answers resume; every other decision resumes the review.
+_REPORTER_PAUSES = {"details": "await_details", "confirm": "await_same_issue"}
+
+
 def _fits(action: str | None, pause: str | None) -> bool:
-    """A reporter's answer resumes the wait for details; anything else, the review."""
-    return pause == ("await_details" if action == "details" else "await_decision")
+    """A reporter's answer resumes the wait for it; anything else, the review."""
+    return pause == _REPORTER_PAUSES.get(str(action), "await_decision")
 
 
 async def pending_decision(
@@ -60,7 +64,7 @@ def _legacy_pending(item: FeedbackItem, pause: str | None) -> bool:
     action = decision.get("action")
     if not action or not _fits(action, pause):
         return False
-    if action == "details":
+    if action in _REPORTER_PAUSES:
         return item.status == S.TRIAGING
     if action == "edit":
         return item.status == S.AWAITING_REVIEW

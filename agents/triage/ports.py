@@ -11,6 +11,7 @@ ItemEvent = Literal[
     "awaiting_review",
     "not_actionable",
     "details_requested",
+    "same_issue_asked",
     "filed",
     "rejected",
     "duplicate",

@@ -40,9 +40,10 @@ _DECISION_MOVES: dict[str, tuple[ItemStatus, frozenset[ItemStatus]]] = {
     # An edit keeps the status it finds (see `decide`).
     "edit": (S.AWAITING_REVIEW, frozenset({S.AWAITING_REVIEW, S.FAILED})),
     "details": (S.TRIAGING, frozenset({S.AWAITING_DETAILS})),
+    "confirm": (S.TRIAGING, frozenset({S.AWAITING_REPORTER})),
 }
 #: Statuses in which the graph normally sits in `await_decision`.
-_WAITING = frozenset({S.AWAITING_REVIEW, S.FAILED, S.AWAITING_DETAILS})
+_WAITING = frozenset({S.AWAITING_REVIEW, S.FAILED, S.AWAITING_DETAILS, S.AWAITING_REPORTER})
 #: Most graph steps one run takes (each decision taken is one), against a loop that stalls.
 _MAX_STEPS = 16
 
@@ -364,4 +365,5 @@ _ACK = {
     "expire": "Expired.",
     "edit": "Edited: the review message shows the new draft.",
     "details": "Thanks! Your answer was added to the report.",
+    "confirm": "Thanks for your answer!",
 }

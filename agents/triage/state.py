@@ -10,14 +10,17 @@ from pydantic import BaseModel, Field
 from agents.dedup.scoring import DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_POSSIBLE_THRESHOLD
 from agents.engines.base import Kind, Severity
 
-Action = Literal["approve", "reject", "edit", "duplicate", "retry", "expire", "details"]
+Action = Literal["approve", "reject", "edit", "duplicate", "retry", "expire", "details", "confirm"]
+#: What happens when the reporter confirms that an open issue is their problem.
+DuplicateConfirm = Literal["auto_link", "review", "off"]
 
 
 class Decision(BaseModel):
     """A maintainer's (or the scheduler's) decision on an item awaiting review.
 
     `details` is the reporter's answer to the graph's questions (`body`), or the scheduler
-    giving up on waiting for one (`body` None).
+    giving up on waiting for one (`body` None). `confirm` is the reporter's answer to "is it
+    the same problem as this issue?" (`reason` `same` or `different`; None: no answer in time).
     """
 
     action: Action
@@ -44,6 +47,9 @@ class Policy(BaseModel):
     guild_id: int | None = None
     ask_for_details: bool = True
     """Ask the reporter, in a thread, for what a bug report lacks."""
+    duplicate_confirm: DuplicateConfirm = "off"
+    """Ask the reporter whether a strongly matching open issue is theirs; `auto_link` links
+    it on a yes without review, `review` still posts the review with the answer."""
 
 
 @dataclass(kw_only=True)
@@ -101,3 +107,5 @@ class TriageState(InputState):
     details_asked: bool = False
     details_incomplete: bool = False
     """The reporter did not answer in time; the item goes to review as it is."""
+    same_issue_answer: str | None = None
+    """The reporter's answer about the matching open issue: `same`, `different` or None."""

@@ -104,8 +104,10 @@ def sandbox_env(
         "DATABASE_URL": database_url or "",
         "OPENAI_API_KEY": "",
         "OPENAI_BASE_URL": "",
-        # Scenarios decide and answer themselves; the details conversation is opted into.
+        # Scenarios decide and answer themselves; the details conversation and the
+        # reporter's duplicate confirmation are opted into.
         "ASK_FOR_DETAILS": "false",
+        "DUPLICATE_CONFIRM": "off",
     }
     if openai is not None:
         env["OPENAI_API_KEY"] = openai.api_key or SANDBOX_OPENAI_KEY

@@ -8,6 +8,7 @@ from typing import Any
 import discord
 
 from agents.text import truncate
+from agents.triage.same_issue import answer_note
 from cogs.approvals._failure import failure_line
 from storage.models import FeedbackItem, ItemStatus
 
@@ -136,10 +137,13 @@ def duplicates_field(item: FeedbackItem) -> tuple[str, str] | None:
             break
         lines.append(line)
     reason = str(result.get("reason") or "")
-    if reason:
-        why = f"Why: {escape(truncate(reason, 200))}"
-        if sum(len(x) + 1 for x in lines) + len(why) <= FIELD_VALUE_LIMIT:
-            lines.append(why)
+    notes = [f"Why: {escape(truncate(reason, 200))}"] if reason else []
+    answer = answer_note(result)
+    if answer:
+        notes.append(answer)
+    for note in notes:
+        if sum(len(x) + 1 for x in lines) + len(note) <= FIELD_VALUE_LIMIT:
+            lines.append(note)
     return name, "\n".join(lines)
 
 
