@@ -23,6 +23,7 @@ from bot.github._convert import (
 )
 from bot.github._errors import GitHubError, GitHubNotFoundError, GitHubUnavailable
 from bot.github._types import (
+    IssueComment,
     IssuePage,
     IssueSnapshot,
     RateLimitStatus,
@@ -247,6 +248,41 @@ class GitHubClient(GitHubBase):
             f"POST /repos/{owner}/{name}/issues/{number}/comments",
             lambda: self._github.rest.issues.async_create_comment(owner, name, number, body=body),
         )
+
+    async def list_comments(
+        self, *, repo: str, number: int, since: datetime | None = None
+    ) -> list[IssueComment]:
+        """The issue's comments updated at or after `since` (all when None), oldest first."""
+        owner, name = split_repo(repo)
+        comments: list[IssueComment] = []
+        page = 1
+        while True:
+            response = await self._call(
+                f"GET /repos/{owner}/{name}/issues/{number}/comments",
+                functools.partial(
+                    self._github.rest.issues.async_list_comments,
+                    owner,
+                    name,
+                    number,
+                    since=github_time(since),
+                    per_page=PER_PAGE,
+                    page=page,
+                ),
+            )
+            comments += [
+                IssueComment(
+                    id=int(c.id),
+                    author=c.user.login if c.user else "",
+                    association=str(c.author_association),
+                    body=c.body or "",
+                    url=c.html_url,
+                    created_at=c.created_at,
+                )
+                for c in parsed_items(response)
+            ]
+            if not has_next_page(response):
+                return comments
+            page += 1
 
     async def has_comment_with(self, *, repo: str, number: int, text: str) -> bool:
         """Whether a comment on the issue contains `text` (e.g. an item's marker)."""
