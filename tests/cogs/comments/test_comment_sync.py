@@ -120,6 +120,10 @@ async def test_both_ways_each_comment_once_and_nothing_echoes(
         assert [m for m in sb.discord.messages_in(post_id) if STRANGER_SAYS in m.content] == []
         sb.discord.assert_never_pinged()
 
+        assert sb.services.personal_data is not None
+        report = await sb.services.personal_data.forget_person(sb.reporter.id)
+        assert report.records["comment mirrors"] == 2, "the comment shown and the message posted"
+
 
 async def test_with_off_nothing_is_mirrored(
     tmp_path: Path, embedder: Embedder, db_url: str
