@@ -32,7 +32,7 @@ from storage.comment_mirrors import (
     COMMENT_TO_GITHUB,
     CommentMirrorRepository,
 )
-from storage.models import FeedbackItem
+from storage.models import FeedbackItem, ItemStatus
 from storage.outbox import Owed
 
 if TYPE_CHECKING:
@@ -126,11 +126,11 @@ class CommentsCog(commands.Cog, name="Comments"):
     async def _show(self, item: FeedbackItem, number: int, comments: list[IssueComment]) -> None:
         """Owe the item's post or thread each comment made since the item was linked."""
         assert item.id is not None
-        linked_at = await self._linked_at(item)
+        linked_at = await self._linked_at(item) if item.status == ItemStatus.DUPLICATE else None
         owed = 0
         for comment in comments:
-            if comment.created_at < linked_at:
-                continue
+            if linked_at is not None and comment.created_at <= linked_at:
+                continue  # said before this report was linked (or in that second)
             owed += await self.mirrors.record(
                 item_id=item.id,
                 guild_id=item.guild_id,
@@ -143,7 +143,7 @@ class CommentsCog(commands.Cog, name="Comments"):
             await self._deliver(item.id)
 
     async def _linked_at(self, item: FeedbackItem) -> datetime:
-        """When the item was filed as, or linked to, its issue (whole seconds, as GitHub's)."""
+        """When the item was linked to its issue (whole seconds, as GitHub's timestamps)."""
         assert item.id is not None
         at = item.created_at
         for event in await self.services.items.events(item.id):

@@ -20,6 +20,10 @@ BUG = (
 )
 MAINTAINER_SAYS = "Thanks! Could you attach the log? @everyone **it** helps <@123>"
 STRANGER_SAYS = "Same here, any update?"
+SIMILAR = (
+    "Export on the settings page crashes the app for me too, the window just closes "
+    "when I press Export instead of giving me the CSV."
+)
 REPORTER_SAYS = "Here is the log: export.py line 12 raised KeyError 'csv' (see #5)."
 SHOWN = "commented on issue"
 
@@ -165,3 +169,30 @@ async def test_a_channel_item_gets_a_thread_on_its_message_and_replies_stay_talk
         assert len(_shown(sb, thread_id)) == 2
         assert len(_comments(sb, number)) == 2, "github_to_discord posts nothing on GitHub"
         sb.discord.assert_never_pinged()
+
+
+async def test_a_duplicate_post_gets_only_the_comments_made_after_it_was_linked(
+    tmp_path: Path, embedder: Embedder, db_url: str
+) -> None:
+    async with _bot(tmp_path, embedder, db_url, "github_to_discord") as sb:
+        first_id, first = await open_post(sb, sb.reporter, TITLE, BUG, tags=("bug",))
+        number = (await _file(sb, first)).issue_number or 0
+        sb.github.add_comment(sb.repo, number, "Looking into it.", author="maria")
+        await _sync(sb)
+        await sb.discord.wait_for_message(first_id, lambda m: "Looking into it." in m.content, WAIT)
+
+        dup_id, dup = await open_post(sb, sb.outsider, "Export closes the window", SIMILAR)
+        assert dup.id is not None
+        flow = Flow(sb)
+        review = sb.discord.message(await sb.wait_for_review_message(dup.id, within=WAIT))
+        assert review is not None
+        opened = await flow.click(review, "duplicate", dup.id)
+        await flow.submit(opened, {"issue_number": str(number)}, review)
+        await sb.wait_for_item_status(dup.id, ItemStatus.DUPLICATE, within=WAIT)
+        await asyncio.sleep(1.1)  # GitHub's timestamps are whole seconds
+        sb.github.add_comment(sb.repo, number, "Fixed in 3.2.", author="maria")
+        await _sync(sb)
+        await sb.discord.wait_for_message(dup_id, lambda m: "Fixed in 3.2." in m.content, WAIT)
+        await sb.discord.wait_for_message(first_id, lambda m: "Fixed in 3.2." in m.content, WAIT)
+        assert [m for m in _shown(sb, dup_id) if "Looking into it." in m] == []
+        assert len(_shown(sb, first_id)) == 2 and len(_shown(sb, dup_id)) == 1
