@@ -112,7 +112,13 @@ class CommentsCog(commands.Cog, name="Comments"):
             return
         bot_login = await github.identity()
         for number, items in sorted(by_issue.items()):
-            comments = await self._comments(github, stats.repo, number, stats.since, bot_login)
+            try:
+                comments = await self._comments(github, stats.repo, number, stats.since, bot_login)
+            except Exception:
+                log.warning(
+                    "could not read the comments of %s#%s", stats.repo, number, exc_info=True
+                )
+                continue
             for item in items:
                 await self._show(item, number, comments)
 

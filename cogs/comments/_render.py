@@ -38,7 +38,7 @@ def _discord_safe(text: str) -> str:
     return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
 
 
-def discord_text(comment: IssueComment, *, number: int) -> str:
+def discord_text(comment: IssueComment, number: int) -> str:
     """The Discord message for a comment: author, the first 1,500 characters, the link.
 
     Markdown and mentions are escaped (the message is also sent with no allowed mentions);
