@@ -229,6 +229,7 @@ def _personal_data(services: Services, checkpointer: Any) -> PersonalData:
     """Every store of personal data, asked to forget in this order (the items last)."""
     from agents.triage.checkpoint import ThreadCheckpoints
     from bot.personal_data import PersonalData
+    from storage.comment_mirrors import CommentMirrorRepository
     from storage.guild_departures import GuildDepartureRepository
     from storage.item_privacy import ItemPrivacyRepository
     from storage.outbox import OutboxRepository
@@ -241,6 +242,7 @@ def _personal_data(services: Services, checkpointer: Any) -> PersonalData:
         services.guild_configs,
         GuildDepartureRepository(services.db),
         OutboxRepository(services.db),
+        CommentMirrorRepository(services.db),
     ]
     return PersonalData(
         items=services.items,

@@ -218,6 +218,10 @@ class GitHubSettings(_Section):
     )
     comment_on_duplicates: bool = Field(True, validation_alias=_env("GITHUB_COMMENT_ON_DUPLICATES"))
     update_label: str | None = Field("released", validation_alias=_env("GITHUB_UPDATE_LABEL"))
+    sync_comments: Literal["off", "github_to_discord", "both"] = Field(
+        "off", validation_alias=_env("SYNC_COMMENTS")
+    )
+    """Mirror comments of filed issues into their Discord post or thread (and back: `both`)."""
     label_map: dict[str, str] = Field(
         default_factory=lambda: {"bug": "bug", "feature": "enhancement", "question": "question"},
         validation_alias=_env("GITHUB_LABEL_MAP"),

@@ -47,6 +47,8 @@ class SyncStats:
     state_changes: list[StateChange] = field(default_factory=list)
     labels: dict[int, list[str]] = field(default_factory=dict)
     """Labels of every fetched issue that carries any, by issue number."""
+    updated: list[int] = field(default_factory=list)
+    """Numbers of every fetched issue (updated since the previous run), in page order."""
 
 
 class IssueSync:
@@ -102,6 +104,7 @@ class IssueSync:
             if page.issues:
                 stats.state_changes += await self._state_changes(repo, page.issues, previous_mark)
                 stats.labels.update({i.number: list(i.labels) for i in page.issues if i.labels})
+                stats.updated += [issue.number for issue in page.issues]
                 await self.indexer(repo, [issue.as_index_record() for issue in page.issues])
             if page.newest_update is not None and (
                 stats.high_water_mark is None or page.newest_update > stats.high_water_mark

@@ -305,3 +305,27 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = _ts(nullable=True, index=True)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class CommentMirror(SQLModel, table=True):
+    """A comment or message mirrored between an item's issue and its Discord post or thread.
+
+    `source` is `github` (an issue comment shown in Discord) or `discord` (the reporter's
+    message posted as an issue comment); one row per item and source id, so each is mirrored
+    once. `mirrored_id` is what the bot wrote on the other side, once delivered.
+    """
+
+    __tablename__ = "comment_mirrors"
+    __table_args__ = (
+        UniqueConstraint("item_id", "source", "source_id", name="uq_comment_mirrors_source"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="feedback_items.id", index=True)
+    guild_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    source: str = Field(max_length=10)
+    source_id: int = Field(sa_type=BigInteger)
+    thread_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    """The Discord post or thread the item's comments are shown in."""
+    mirrored_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    created_at: datetime = _ts(nullable=False, default=utcnow)

@@ -14,6 +14,7 @@ from bot.github._errors import (
 from bot.github._retry import RetryPolicy, Sleep, call_with_retry
 from bot.github._types import (
     MARKER_PATTERN,
+    IssueComment,
     IssuePage,
     IssueSnapshot,
     RateLimitStatus,
@@ -31,6 +32,7 @@ __all__ = [
     "GitHubNotFoundError",
     "GitHubRejectedError",
     "GitHubUnavailable",
+    "IssueComment",
     "IssuePage",
     "IssueSnapshot",
     "RateLimitStatus",

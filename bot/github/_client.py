@@ -23,6 +23,7 @@ from bot.github._convert import (
 )
 from bot.github._errors import GitHubError, GitHubNotFoundError, GitHubUnavailable
 from bot.github._types import (
+    IssueComment,
     IssuePage,
     IssueSnapshot,
     RateLimitStatus,
@@ -43,12 +44,6 @@ def _is_ours(issue: Any, identity: str, item_id: int) -> bool:
     """An issue (not a pull request) the bot wrote, whose last marker names the item."""
     author = issue.user.login.lower() if issue.user else None
     return issue.pull_request is UNSET and author == identity and last_marker(issue.body) == item_id
-
-
-def _is_our_comment(comment: Any, identity: str, item_id: int) -> bool:
-    """A comment the bot wrote whose last marker names the item."""
-    author = comment.user.login.lower() if comment.user else None
-    return author == identity and last_marker(comment.body or None) == item_id
 
 
 class GitHubClient(GitHubBase):
@@ -254,14 +249,12 @@ class GitHubClient(GitHubBase):
             lambda: self._github.rest.issues.async_create_comment(owner, name, number, body=body),
         )
 
-    async def has_item_comment(self, *, repo: str, number: int, item_id: int) -> bool:
-        """Whether the bot already commented on the issue for the item.
-
-        Only a comment written by the bot's own identity whose last marker names the item
-        counts: a marker someone else posted, or one quoted in another item's comment, does not.
-        """
+    async def list_comments(
+        self, *, repo: str, number: int, since: datetime | None = None
+    ) -> list[IssueComment]:
+        """The issue's comments updated at or after `since` (all when None), oldest first."""
         owner, name = split_repo(repo)
-        identity = (await self.identity()).lower()
+        comments: list[IssueComment] = []
         page = 1
         while True:
             response = await self._call(
@@ -271,15 +264,45 @@ class GitHubClient(GitHubBase):
                     owner,
                     name,
                     number,
+                    since=github_time(since),
                     per_page=PER_PAGE,
                     page=page,
                 ),
             )
-            if any(_is_our_comment(c, identity, item_id) for c in parsed_items(response)):
-                return True
+            comments += [
+                IssueComment(
+                    id=int(c.id),
+                    author=c.user.login if c.user else "",
+                    association=str(c.author_association),
+                    body=c.body or "",
+                    url=c.html_url,
+                    created_at=c.created_at,
+                )
+                for c in parsed_items(response)
+            ]
             if not has_next_page(response):
-                return False
+                return comments
             page += 1
+
+    async def has_item_comment(self, *, repo: str, number: int, item_id: int) -> bool:
+        """Whether the bot already commented on the issue for the item.
+
+        Only a comment written by the bot's own identity whose last marker names the item
+        counts: a marker someone else posted, or one quoted in another item's comment, does not.
+        """
+        identity = (await self.identity()).lower()
+        return any(
+            comment.author.lower() == identity and last_marker(comment.body) == item_id
+            for comment in await self.list_comments(repo=repo, number=number)
+        )
+
+    async def has_comment_with(self, *, repo: str, number: int, text: str) -> bool:
+        """Whether a comment the bot's own identity wrote on the issue contains `text`."""
+        identity = (await self.identity()).lower()
+        return any(
+            comment.author.lower() == identity and text in comment.body
+            for comment in await self.list_comments(repo=repo, number=number)
+        )
 
     async def list_labels(self, *, repo: str) -> list[str]:
         """Names of every label of the repository."""

@@ -39,6 +39,19 @@ class IssueSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class IssueComment:
+    """One comment on an issue: who wrote it, in what role, and what."""
+
+    id: int
+    author: str
+    association: str
+    """GitHub's `author_association`: OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR, NONE, ..."""
+    body: str
+    url: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class IssuePage:
     """One page of issues updated since a time, pull requests left out."""
 

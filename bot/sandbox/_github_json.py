@@ -149,8 +149,9 @@ def comment(
     body: str,
     user: dict[str, Any],
     at: datetime,
+    association: str = "OWNER",
 ) -> dict[str, Any]:
-    """An issue comment."""
+    """An issue comment (`association`: the author's role in the repository)."""
     return {
         "id": comment_id,
         "node_id": _node_id("IC", comment_id),
@@ -161,7 +162,7 @@ def comment(
         "user": user,
         "created_at": _iso(at),
         "updated_at": _iso(at),
-        "author_association": "OWNER",
+        "author_association": association,
     }
 
 

@@ -456,7 +456,43 @@ class FakeGitHub(IdentityRoutes, RenderedBodies, ScriptedFaults, LoopbackServer)
 
     async def _list_comments(self, request: web.Request) -> web.Response:
         _, issue = self._issue_or_404(request)
-        return web.json_response(issue.comments)
+        comments = issue.comments
+        if "since" in request.query:
+            since = _parse_time(request.query["since"])
+            comments = [c for c in comments if _parse_time(c["updated_at"]) >= since]
+        per_page = min(int(request.query.get("per_page", 30)), 100)
+        page = max(int(request.query.get("page", 1)), 1)
+        last_page = max((len(comments) + per_page - 1) // per_page, 1)
+        chunk = comments[(page - 1) * per_page : page * per_page]
+        return web.json_response(chunk, headers=self._link_header(request.url, page, last_page))
+
+    def add_comment(
+        self,
+        repo: str,
+        number: int,
+        body: str,
+        *,
+        author: str,
+        association: str = "MEMBER",
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Comment on an issue as someone else would (`association`: OWNER, MEMBER, NONE...)."""
+        stored = self.repo(repo)
+        issue = stored.issues[number]
+        now = at or _now()
+        comment = js.comment(
+            self.url,
+            stored.full_name,
+            number,
+            comment_id=self._new_id(),
+            body=body,
+            user=js.user(self.url, author),
+            at=now,
+            association=association,
+        )
+        issue.comments.append(comment)
+        issue.updated_at = max(issue.updated_at, now)
+        return comment
 
     async def _create_comment(self, request: web.Request) -> web.Response:
         repo, issue = self._issue_or_404(request)

@@ -94,6 +94,10 @@ class OutboxDelivery:
             REACTION: self._reaction,
         }
 
+    def add_kind(self, kind: str, handler: Callable[[OutboxMessage], Awaitable[Audit]]) -> None:
+        """Deliver rows of `kind` with `handler` (another feature's kind of delivery)."""
+        self._handlers[kind] = handler
+
     @property
     def services(self) -> Services:
         """The bot's services."""

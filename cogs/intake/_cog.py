@@ -18,7 +18,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -206,6 +206,9 @@ class IntakeCog(commands.Cog):
             return
         if await self.details.on_thread_reply(message):
             return
+        comments: Any = self.bot.get_cog("Comments")
+        if comments is not None and await comments.claims(message):
+            return  # talk about a filed issue in its post or thread
         settings = await self.services.guild_settings.resolve(message.guild.id)
         if not settings.feedback_channel_ids:
             return

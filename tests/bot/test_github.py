@@ -273,6 +273,30 @@ async def test_get_issue_and_comment(fake: FakeGitHub, client: GitHubClient) -> 
     assert [c["body"] for c in issue.comments] == ["Also asked on Discord"]
 
 
+async def test_list_comments_since_a_time_across_pages(
+    fake: FakeGitHub, client: GitHubClient
+) -> None:
+    issue = fake.add_issue(REPO, title="Export crashes", body="it crashes")
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for minute in range(105):
+        fake.add_comment(
+            REPO,
+            issue.number,
+            f"note {minute}",
+            author="maria",
+            association="MEMBER" if minute % 2 else "NONE",
+            at=start + timedelta(minutes=minute),
+        )
+    everything = await client.list_comments(repo=REPO, number=issue.number)
+    assert len(everything) == 105
+    recent = await client.list_comments(
+        repo=REPO, number=issue.number, since=start + timedelta(minutes=100)
+    )
+    assert [c.body for c in recent] == [f"note {m}" for m in range(100, 105)]
+    assert [c.association for c in recent] == ["NONE", "MEMBER", "NONE", "MEMBER", "NONE"]
+    assert recent[0].author == "maria" and recent[0].url.endswith(f"#issuecomment-{recent[0].id}")
+
+
 async def test_token_check_rate_limit_and_repo(fake: FakeGitHub, client: GitHubClient) -> None:
     info = await client.whoami()
     assert info.login == fake.login and info.scopes == ["repo"]

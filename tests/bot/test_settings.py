@@ -14,6 +14,7 @@ ALL_VARS = [
     "FEEDBACK_CHANNEL_IDS",
     "REVIEW_CHANNEL_ID",
     "MAINTAINER_ROLE_IDS",
+    "SYNC_COMMENTS",
     "GITHUB_TOKEN",
     "GITHUB_OWNER",
     "GITHUB_REPO",
@@ -56,6 +57,7 @@ def test_defaults_work_without_configuration(tmp_path: Path) -> None:
     assert settings.db_url.startswith("sqlite+aiosqlite:///")
     assert settings.db_url.endswith("data/iterateswarm.sqlite3")
     assert settings.triage.expires_after == timedelta(days=7)
+    assert settings.github.sync_comments == "off"
 
 
 def test_lists_durations_and_allowlist(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,6 +95,7 @@ def test_postgres_url_is_normalised_to_asyncpg(monkeypatch: pytest.MonkeyPatch) 
         ("DISCORD_BOT_TOKEN", "changeme", "DISCORD_BOT_TOKEN: is a placeholder"),
         ("LOG_LEVEL", "loud", "LOG_LEVEL:"),
         ("TRIAGE_CONCURRENCY", "0", "TRIAGE_CONCURRENCY:"),
+        ("SYNC_COMMENTS", "sometimes", "SYNC_COMMENTS:"),
     ],
 )
 def test_invalid_values_name_the_variable(
