@@ -100,18 +100,23 @@ def fits_context(current: str | None, line: str) -> bool:
 
 
 class PostReplies:
-    """Adds replies in a forum post to its item's context until the review is posted."""
+    """Adds the reporter's replies in a forum post to its item's context until the review is
+    posted."""
 
     def __init__(self, items: ItemRepository, posts: ForumPostRepository) -> None:
         self.items = items
         self.posts = posts
 
     async def on_reply(self, message: discord.Message, post: discord.Thread) -> bool:
-        """Keep a reply as context of the post's item; True when it was added."""
+        """Keep the reporter's own reply as context of the post's item; True when added.
+
+        Other people's replies stay discussion in Discord: their words are not theirs to
+        publish on GitHub through someone else's report (and /forget could not find them there).
+        """
         if not has_substance(message.content):
             return False
         item = await self.items.get_by_source(f"message:{post.id}")
-        if item is None or item.id is None:
+        if item is None or item.id is None or message.author.id != item.author_id:
             return False
         added = await self.posts.add_context(
             item_id=item.id,
