@@ -36,9 +36,11 @@ async def sb(
         yield sandbox
 
 
-async def _answered(sb: Sandbox, reporter: FakeUser) -> tuple[FeedbackItem, int]:
+async def _answered(
+    sb: Sandbox, reporter: FakeUser, report: str = THIN_REPORT
+) -> tuple[FeedbackItem, int]:
     """A thin report whose reporter answered the questions; (item in review, thread id)."""
-    posted = await sb.discord.post_message(sb.discord.feedback_channel_id, reporter, THIN_REPORT)
+    posted = await sb.discord.post_message(sb.discord.feedback_channel_id, reporter, report)
     thread_id = int(posted["id"])
     item = await sb.wait_for_item_from_message(thread_id, within=WAIT)
     assert item.id is not None
@@ -132,10 +134,14 @@ async def test_a_thread_someone_else_opened_on_a_report_still_feeds_intake(sb: S
 
 
 async def test_deleting_the_details_thread_keeps_the_report(sb: Sandbox) -> None:
-    item, thread_id = await _answered(sb, sb.discord.add_user("tia"))
+    await sb.services.guild_settings.change(
+        guild_id=sb.discord.guild_id, key="ask_for_details", raw="true", actor="test"
+    )
+    report = "the login page is broken"  # not a duplicate of the module's other reports
+    item, thread_id = await _answered(sb, sb.discord.add_user("tia"), report)
     assert item.id is not None
     await sb.discord.delete_forum_post(thread_id)  # a moderator tidies the thread away
     await _settled(sb)
     kept = await sb.item(item.id)
     assert kept is not None
-    assert (kept.status, kept.raw_text) == (ItemStatus.AWAITING_REVIEW, THIN_REPORT)
+    assert (kept.status, kept.raw_text) == (ItemStatus.AWAITING_REVIEW, report)
