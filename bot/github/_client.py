@@ -290,19 +290,19 @@ class GitHubClient(GitHubBase):
         Only a comment written by the bot's own identity whose last marker names the item
         counts: a marker someone else posted, or one quoted in another item's comment, does not.
         """
-        identity = (await self.identity()).lower()
-        return any(
-            comment.author.lower() == identity and last_marker(comment.body) == item_id
-            for comment in await self.list_comments(repo=repo, number=number)
-        )
+        own = await self._own_comments(repo=repo, number=number)
+        return any(last_marker(comment.body) == item_id for comment in own)
 
     async def has_comment_with(self, *, repo: str, number: int, text: str) -> bool:
         """Whether a comment the bot's own identity wrote on the issue contains `text`."""
+        own = await self._own_comments(repo=repo, number=number)
+        return any(text in comment.body for comment in own)
+
+    async def _own_comments(self, *, repo: str, number: int) -> list[IssueComment]:
+        """The issue's comments written by the bot's own identity."""
         identity = (await self.identity()).lower()
-        return any(
-            comment.author.lower() == identity and text in comment.body
-            for comment in await self.list_comments(repo=repo, number=number)
-        )
+        comments = await self.list_comments(repo=repo, number=number)
+        return [comment for comment in comments if comment.author.lower() == identity]
 
     async def list_labels(self, *, repo: str) -> list[str]:
         """Names of every label of the repository."""
