@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode
 
 from agents.engines.base import KINDS
+from bot.settings_section import SettingsSection
 
 DEFAULT_TAG_MAP = "bug=bug,feature=feature,question=question"
 
@@ -48,16 +49,8 @@ def parse_tag_map(value: object) -> dict[str, TagMeaning]:
     return mapping
 
 
-class ForumSettings(BaseSettings):
+class ForumSettings(SettingsSection):
     """Forum feedback channels: one post is one item, and the post follows its issue."""
-
-    model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
-        env_ignore_empty=True,
-        extra="ignore",
-        populate_by_name=True,
-    )
 
     tag_map: Annotated[dict[str, TagMeaning], NoDecode] = Field(
         default_factory=lambda: parse_tag_map(DEFAULT_TAG_MAP),

@@ -14,10 +14,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode
 
 from agents.dedup.scoring import DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_POSSIBLE_THRESHOLD
 from bot.forum_settings import ForumSettings
+from bot.settings_section import SettingsSection
 
 IdList = Annotated[list[int], NoDecode]
 NameList = Annotated[list[str], NoDecode]
@@ -82,17 +83,7 @@ def _real_secret(value: SecretStr | None, advice: str) -> SecretStr | None:
     return value
 
 
-class _Section(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
-        env_ignore_empty=True,
-        extra="ignore",
-        populate_by_name=True,
-    )
-
-
-class DiscordSettings(_Section):
+class DiscordSettings(SettingsSection):
     """Discord connection and the channels and roles the bot works with."""
 
     token: SecretStr | None = Field(None, validation_alias=_env("DISCORD_BOT_TOKEN"))
@@ -192,7 +183,7 @@ def _read_private_key(value: str) -> str:
     return text + "\n"
 
 
-class GitHubSettings(_Section):
+class GitHubSettings(SettingsSection):
     """The repository issues are filed in and how to reach GitHub.
 
     Credentials are a personal access token (`GITHUB_TOKEN`) or a GitHub App
@@ -306,7 +297,7 @@ class GitHubSettings(_Section):
         return [self.full_name.lower()] if self.full_name else []
 
 
-class LLMSettings(_Section):
+class LLMSettings(SettingsSection):
     """The OpenAI-compatible endpoint; without a key the offline engine is used."""
 
     api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
@@ -354,7 +345,7 @@ class LLMSettings(_Section):
         return [self.model_name, *[m for m in self.fallback_models if m != self.model_name]]
 
 
-class TriageSettings(_Section):
+class TriageSettings(SettingsSection):
     """Thresholds and timings of the triage and review flow."""
 
     duplicate_threshold: float = Field(
@@ -413,7 +404,7 @@ class TriageSettings(_Section):
         return self
 
 
-class RetentionSettings(_Section):
+class RetentionSettings(SettingsSection):
     """How long people's data is kept."""
 
     # Finished items (filed, rejected, ...) keep their texts this long, then lose them.
@@ -432,7 +423,7 @@ class RetentionSettings(_Section):
     )(_parse_duration)
 
 
-class Settings(_Section):
+class Settings(SettingsSection):
     """Everything the process needs, built once in `main()` and passed explicitly."""
 
     data_dir: Path = Field(Path("./data"), validation_alias=_env("DATA_DIR"))
