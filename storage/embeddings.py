@@ -169,6 +169,13 @@ class Embedder:
         return self.encoder.runtime
 
     @property
+    def vector_tag(self) -> str:
+        """Names the vectors this embedder makes: model, adapter and runtime (loads the model)."""
+        from storage.adapter import vector_tag
+
+        return vector_tag(self.runtime)
+
+    @property
     def model(self) -> SentenceTransformer:
         """The fp32 sentence-transformers model: the encoder's, or loaded on first use."""
         from storage.encoders.torch_fp32 import TorchEncoder
