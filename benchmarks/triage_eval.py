@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +33,9 @@ from agents.engines.training import (  # noqa: E402
 from benchmarks._vector_cache import CachedEmbedder  # noqa: E402
 from benchmarks.short_messages import embedded_reviews, evaluate_reviews, zero_shot_f1  # noqa: E402
 from storage.embeddings import Embedder, load_model  # noqa: E402
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 SHORT_FEEDBACK = "short_feedback_dev.jsonl"
 #: Bug/feature messages labelled again by reading each message alone, shown neither its label
@@ -61,30 +66,66 @@ def _report(title: str, truth: np.ndarray, predicted: np.ndarray, labels: list[i
     return macro
 
 
-def _tuned_fold(issues: IssueSet, train: np.ndarray) -> tuple[IssueSet, dict[str, np.ndarray]]:
-    """Every issue and example embedded by a model fine-tuned on the `train` issues alone."""
+def _tuned_fold(
+    issues: IssueSet, train: np.ndarray, int8: bool
+) -> tuple[IssueSet, dict[str, np.ndarray], Embedder | None]:
+    """Every issue and example embedded by a model fine-tuned on the `train` issues alone.
+
+    With `int8`, also that model quantized as the shipped int8 encoder is (to be closed).
+    """
     texts, labels = adapter_examples(
         [issues.full_texts[i] for i in train],
         [issues.titles[i] for i in train],
         issues.labels[train],
     )
     model, _ = fine_tuned_model(texts, labels)
+    quantized = quantized_embedder(model) if int8 else None
     embedder = Embedder(model)
     try:
         names = [KINDS[label] for label in issues.labels]
         tuned = embed_issues(issues.full_texts, issues.titles, names, embedder.encode)
-        return tuned, embed_prototypes(embedder.encode)
+        return tuned, embed_prototypes(embedder.encode), quantized
     finally:
         embedder.close()
 
 
+def quantized_embedder(model: SentenceTransformer) -> Embedder:
+    """An embedder running `model` exported and quantized as the shipped int8 artifact is."""
+    from storage.embeddings import model_path
+    from storage.encoders.artifact import MODEL_FILE
+    from storage.encoders.export import export_onnx, quantize
+    from storage.encoders.onnx_int8 import OnnxInt8Encoder
+
+    with tempfile.TemporaryDirectory(prefix="int8-fold-") as work:
+        fp32 = Path(work) / "model.fp32.onnx"
+        export_onnx(model, fp32)
+        quantize(fp32, Path(work) / MODEL_FILE)
+        # The session holds the graph in memory: the files may go once it is open.
+        return Embedder(encoder=OnnxInt8Encoder(Path(work), Path(model_path())))
+
+
+def _held_out_int8(issues: IssueSet, test: np.ndarray, quantized: Embedder) -> IssueSet:
+    """The held-out issues embedded by the int8 encoder."""
+    held_out = issues.subset(test)
+    names = [KINDS[label] for label in held_out.labels]
+    return embed_issues(held_out.full_texts, held_out.titles, names, quantized.encode)
+
+
 def _predict_folds(
-    issues: IssueSet, prototypes: dict[str, np.ndarray], folds: int, seed: int, tune: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Held-out predictions (title + body, and title only) of one shuffled k-fold split.
+    issues: IssueSet,
+    prototypes: dict[str, np.ndarray],
+    folds: int,
+    *,
+    seed: int,
+    tune: bool,
+    int8: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Held-out predictions (title + body, title only, int8 title + body) of one k-fold split.
 
     With `tune`, each fold fine-tunes the embedding model on its training issues and embeds
     everything again with it, as `scripts/train_classifier.py` does with all the issues.
+    With `int8`, the held-out issues are also embedded by that model quantized as shipped
+    and classified by the same head (fitted on fp32 vectors, as the shipped head is).
     """
     from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedKFold
@@ -92,28 +133,49 @@ def _predict_folds(
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     full_pred = np.zeros(len(issues.labels), dtype=np.int64)
     title_pred = np.zeros(len(issues.labels), dtype=np.int64)
+    int8_pred = np.zeros(len(issues.labels), dtype=np.int64) if int8 else None
+    base_int8 = quantized_embedder(load_model(adapter=None)) if int8 and not tune else None
     for fold, (train, test) in enumerate(splitter.split(issues.labels, issues.labels)):
         started = time.perf_counter()
-        fold_issues, fold_prototypes = _tuned_fold(issues, train) if tune else (issues, prototypes)
+        if tune:
+            fold_issues, fold_prototypes, quantized = _tuned_fold(issues, train, int8)
+        else:
+            fold_issues, fold_prototypes, quantized = issues, prototypes, base_int8
         classifier = fit_classifier(fold_issues.subset(train), fold_prototypes)
         held_out = fold_issues.subset(test)
         full_probs = classifier.kind_probabilities(held_out.full_vectors, held_out.full_texts)
         title_probs = classifier.kind_probabilities(held_out.title_vectors, held_out.titles)
         full_pred[test] = full_probs.argmax(axis=1)
         title_pred[test] = title_probs.argmax(axis=1)
-        if tune:
-            score = f1_score(held_out.labels, full_pred[test], average="macro")
+        line = f"macro-F1 {f1_score(held_out.labels, full_pred[test], average='macro'):.3f}"
+        if int8_pred is not None and quantized is not None:
+            quantized_issues = _held_out_int8(issues, test, quantized)
+            if quantized is not base_int8:
+                quantized.close()
+            int8_probs = classifier.kind_probabilities(
+                quantized_issues.full_vectors, held_out.full_texts
+            )
+            int8_pred[test] = int8_probs.argmax(axis=1)
+            line += f", int8 {f1_score(held_out.labels, int8_pred[test], average='macro'):.3f}"
+        if tune or int8:
             print(
-                f"  seed {seed} fold {fold}: macro-F1 {score:.3f} "
-                f"({time.perf_counter() - started:.0f} s)",
+                f"  seed {seed} fold {fold}: {line} ({time.perf_counter() - started:.0f} s)",
                 file=sys.stderr,
                 flush=True,
             )
-    return full_pred, title_pred
+    if base_int8 is not None:
+        base_int8.close()
+    return full_pred, title_pred, int8_pred
 
 
 def cross_validate(
-    issues: IssueSet, prototypes: dict[str, np.ndarray], folds: int, shuffles: int, tune: bool
+    issues: IssueSet,
+    prototypes: dict[str, np.ndarray],
+    folds: int,
+    shuffles: int,
+    tune: bool,
+    *,
+    int8: bool = False,
 ) -> None:
     """Fit the full shipped pipeline on each training fold and score the held-out fold.
 
@@ -122,7 +184,9 @@ def cross_validate(
     """
     from sklearn.metrics import f1_score
 
-    full_pred, title_pred = _predict_folds(issues, prototypes, folds, seed=0, tune=tune)
+    full_pred, title_pred, int8_pred = _predict_folds(
+        issues, prototypes, folds, seed=0, tune=tune, int8=int8
+    )
     model = "fine-tuned in each fold" if tune else "base model"
     first = _report(
         f"(a) NLBSE'24 issues, {folds}-fold CV, title + body, embedding {model} "
@@ -132,6 +196,18 @@ def cross_validate(
         [0, 1, 2],
     )
     _report("    same folds, titles only (short register)", issues.labels, title_pred, [0, 1, 2])
+    if int8_pred is not None:
+        quantized = _report(
+            "    same folds, title + body, each fold's model quantized to int8 as shipped",
+            issues.labels,
+            int8_pred,
+            [0, 1, 2],
+        )
+        gap = abs(quantized - first)
+        print(
+            f"  int8 - fp32: {quantized - first:+.3f} (target within 0.005) -> "
+            f"{'PASS' if gap <= 0.005 else 'FAIL'}"
+        )
     if shuffles > 1:
         others = [
             float(
@@ -284,13 +360,21 @@ def main(argv: list[str] | None = None) -> int:
         "--vector-cache", type=Path, help="npz file to reuse the base model's issue embeddings"
     )
     parser.add_argument(
+        "--no-int8",
+        dest="int8",
+        action="store_false",
+        help="skip scoring the held-out folds with each fold's model quantized to int8",
+    )
+    parser.add_argument(
         "--skip-cv", action="store_true", help="only score the shipped engine on short feedback"
     )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     if not args.skip_cv:
         issues, prototypes = _base_inputs(args)
-        cross_validate(issues, prototypes, args.folds, args.shuffles, args.fine_tune)
+        cross_validate(
+            issues, prototypes, args.folds, args.shuffles, args.fine_tune, int8=args.int8
+        )
     embedder = CachedEmbedder()
     try:
         short_feedback(embedder, args.data_dir / SHORT_FEEDBACK)

@@ -119,3 +119,12 @@ def model_tag(path: Path = ADAPTER_PATH) -> str:
     if not path.exists():
         return BASE_TAG
     return f"minilm-{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+
+
+def vector_tag(runtime: str, path: Path = ADAPTER_PATH) -> str:
+    """Names the vectors of the model with `path` run by `runtime` (int8 vectors differ a little).
+
+    fp32 keeps the bare model tag, so an index made before runtimes existed stays current.
+    """
+    tag = model_tag(path)
+    return tag if runtime == "fp32" else f"{tag}-{runtime}"

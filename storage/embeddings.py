@@ -104,9 +104,9 @@ class Embedder:
     the model. Inference runs on one single-threaded worker per CPU, each taking whole
     forward passes: unlike one pass spread over every CPU, a pass never waits for a CPU
     that the bot's own work (or another process) holds at that moment. The encoder
-    (`storage.encoders`) is the int8 ONNX Runtime one unless `runtime` (or
-    `EMBEDDING_RUNTIME`) says fp32, a `model` is given, or the int8 artifact fails its check;
-    either releases the GIL for the whole pass.
+    (`storage.encoders`) is `encoder` when given, else the int8 ONNX Runtime one unless
+    `runtime` (or `EMBEDDING_RUNTIME`) says fp32, a `model` is given, or the int8 artifact
+    fails its check; either releases the GIL for the whole pass.
     """
 
     def __init__(
@@ -119,17 +119,18 @@ class Embedder:
         scripted: bool = True,
         runtime: Runtime | None = None,
         data_dir: Path | None = None,
+        encoder: Encoder | None = None,
     ) -> None:
         self._model = model
         self._model_lock = threading.Lock()
         self._script_wanted = scripted
-        self._encoder: Encoder | None = None
+        self._encoder: Encoder | None = encoder
         if model is not None:
             from storage.encoders.torch_fp32 import TorchEncoder
 
             self._encoder = TorchEncoder(model, scripted=scripted)
         self.requested_runtime: Runtime = (
-            "fp32" if model is not None else (runtime or default_runtime())
+            self._encoder.runtime if self._encoder else (runtime or default_runtime())
         )
         self._data_dir = data_dir
         self.batch_size = batch_size
@@ -143,7 +144,7 @@ class Embedder:
             self._embed_batch, max_batch=batch_size * 4, concurrency=2
         )
         self._ready = threading.Event()
-        if model is not None:
+        if self._encoder is not None:
             self._ready.set()
 
     @property
@@ -167,6 +168,13 @@ class Embedder:
     def runtime(self) -> Runtime:
         """The runtime that serves inference (fp32 when int8 was asked for but fell back)."""
         return self.encoder.runtime
+
+    @property
+    def vector_tag(self) -> str:
+        """Names the vectors this embedder makes: model, adapter and runtime (loads the model)."""
+        from storage.adapter import vector_tag
+
+        return vector_tag(self.runtime)
 
     @property
     def model(self) -> SentenceTransformer:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from storage.adapter import model_tag
 from storage.chroma import (
     Backend,
     ChromaCollections,
@@ -66,8 +65,15 @@ class VectorStore:
         self._backend = backend
         self._embedder = embedder
         self.location = location
-        #: Tag of the embedding model whose vectors this store writes (`storage.adapter`).
-        self.model = model or model_tag()
+        self._model = model
+
+    @property
+    def model(self) -> str:
+        """Tag of the vectors this store writes: its embedder's model and runtime.
+
+        Blocking the first time (it may load the model): read it off the event loop.
+        """
+        return self._model or self._embedder.vector_tag
 
     @classmethod
     def open(
@@ -84,7 +90,7 @@ class VectorStore:
             data_dir: DATA_DIR; the embedded database lives in `data_dir/chroma`.
             url: CHROMA_URL of a chromadb server (`http://host:port`), or None.
             embedder: Makes embeddings the caller did not pass (default: a lazy `Embedder`).
-            model: Tag of the embedding model (default: the shipped model's).
+            model: Tag of the vectors (default: the embedder's `vector_tag`).
 
         Returns:
             The open store. Blocking: call it via `asyncio.to_thread` from async code.

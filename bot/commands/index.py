@@ -261,7 +261,8 @@ async def _last_sync(settings: Settings, repo: str) -> str:
 
 async def stats_handler(args: argparse.Namespace, settings: Settings) -> int:
     """Print the document count, the last issue sync, the model and where the index lives."""
-    from storage.adapter import model_tag
+    from storage.adapter import vector_tag
+    from storage.encoders.base import default_runtime
     from storage.vectors import (
         CHROMA_DIRNAME,
         VectorStore,
@@ -272,7 +273,8 @@ async def stats_handler(args: argparse.Namespace, settings: Settings) -> int:
 
     repo = _repo(args, settings)
     count = 0
-    model = model_tag()
+    # The runtime asked for, not loaded: stats never loads (or builds) the model.
+    model = vector_tag(default_runtime())
     location = settings.chroma_url or str((settings.data_dir / CHROMA_DIRNAME).resolve())
     if settings.chroma_url or (settings.data_dir / CHROMA_DIRNAME).is_dir():
         store = await asyncio.to_thread(
@@ -280,11 +282,14 @@ async def stats_handler(args: argparse.Namespace, settings: Settings) -> int:
             data_dir=settings.data_dir,
             url=settings.chroma_url,
             embedder=shared_embedder(),
+            model=model,
         )
         count = await store.count(repo)
         location = store.location
         if repository_key(repo) in await asyncio.to_thread(store.stale_repositories_sync):
-            model += " (vectors of an earlier model: the bot embeds them again when it starts)"
+            model += (
+                " (vectors of another model or runtime: the bot embeds them again when it starts)"
+            )
     print(f"repository:  {repo}")
     print(f"documents:   {count}")
     print(f"model:       {model}")

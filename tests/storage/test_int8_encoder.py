@@ -169,3 +169,32 @@ def test_services_on_int8_never_import_torch_or_the_llm_stack(built: Path, tmp_p
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"runtime": "int8", "kind": "bug", "loaded": []}
+
+
+def test_the_index_is_embedded_again_when_the_runtime_changes(
+    int8: Embedder, embedder: Embedder, tmp_path: Path
+) -> None:
+    """fp32 and int8 vectors differ slightly: a collection is tagged with the runtime too."""
+    import asyncio
+
+    from storage.vectors import StoredDocument, VectorStore
+
+    docs = [StoredDocument(f"issue:{n}", text) for n, text in enumerate(TEXTS) if text]
+    on_fp32 = VectorStore.open(data_dir=tmp_path, embedder=embedder)
+    on_fp32.upsert_sync("octo/widgets", docs)
+    assert on_fp32.stale_repositories_sync() == []
+    on_fp32.close()
+
+    on_int8 = VectorStore.open(data_dir=tmp_path, embedder=int8)
+    assert on_int8.model != on_fp32.model
+    assert on_int8.stale_repositories_sync() == ["octo/widgets"]
+    assert asyncio.run(on_int8.reembed_stale()) == len(docs)
+    ids, stored = on_int8.vectors_sync("octo/widgets", [doc.id for doc in docs])
+    texts = {doc.id: doc.text for doc in docs}
+    np.testing.assert_allclose(stored, int8.encode([texts[i] for i in ids]), atol=1e-5)
+    assert on_int8.stale_repositories_sync() == []
+    on_int8.close()
+
+    back = VectorStore.open(data_dir=tmp_path, embedder=embedder)
+    assert back.stale_repositories_sync() == ["octo/widgets"]
+    back.close()
