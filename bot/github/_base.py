@@ -1,13 +1,14 @@
-"""The client's plumbing: credentials, one connection pool, the retry loop, the allowlist."""
+"""The client's plumbing: credentials, one connection pool, retries, paging, the allowlist."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any, Self, TypeVar
+from typing import Any, NamedTuple, Self, TypeVar
 
 import httpx
 from githubkit import GitHub
@@ -16,7 +17,7 @@ from githubkit.response import Response
 from pydantic import SecretStr
 
 from bot.github._auth import AppCredentials, auth_strategy
-from bot.github._convert import is_loopback, split_repo
+from bot.github._convert import has_next_page, is_loopback, parsed_items, split_repo
 from bot.github._errors import GitHubAuthError, RepoNotAllowedError
 from bot.github._retry import RetryPolicy, Sleep, call_with_retry
 from bot.github._types import RateLimitStatus
@@ -25,6 +26,16 @@ from bot.settings import GitHubSettings
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+PER_PAGE = 100
+
+
+class Page(NamedTuple):
+    """One page of a listing."""
+
+    items: list[Any]
+    more: bool
+    """GitHub names a next page."""
 
 
 #: Models of the endpoints this client calls. githubkit imports each on the first call that
@@ -189,6 +200,39 @@ class GitHubBase:
         if isinstance(result, Response):
             self._note_rate_limit(result)
         return result
+
+    async def _pages(
+        self,
+        repo: str,
+        path: str,
+        list_page: Callable[..., Awaitable[Response[Any]]],
+        /,
+        *args: Any,
+        **params: Any,
+    ) -> AsyncGenerator[Page, None]:
+        """The pages of a repository's listing, `PER_PAGE` items each, from the first to the last.
+
+        Args:
+            repo: The repository, `owner/name`.
+            path: The listing below the repository (`labels`), for logs and errors.
+            list_page: The githubkit listing method; each call gets the owner, the name,
+                `args` and `params`, with `per_page` and `page`.
+        """
+        owner, name = split_repo(repo)
+        what = f"GET /repos/{owner}/{name}/{path}"
+        page = 1
+        while True:
+            response = await self._call(
+                what,
+                functools.partial(
+                    list_page, owner, name, *args, **params, per_page=PER_PAGE, page=page
+                ),
+            )
+            more = has_next_page(response)
+            yield Page(parsed_items(response), more)
+            if not more:
+                return
+            page += 1
 
     def ensure_allowed(self, repo: str) -> None:
         """Raise `RepoNotAllowedError` unless the bot may write to `repo`."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,14 +13,7 @@ from githubkit.utils import UNSET
 from agents.triage.ports import IssueRef
 from agents.triage.render import item_marker, last_marker
 from bot.github._base import GitHubBase
-from bot.github._convert import (
-    github_time,
-    has_next_page,
-    issue_ref,
-    parsed_items,
-    snapshot,
-    split_repo,
-)
+from bot.github._convert import github_time, issue_ref, snapshot, split_repo
 from bot.github._errors import GitHubError, GitHubNotFoundError, GitHubUnavailable
 from bot.github._types import (
     IssueComment,
@@ -33,7 +26,6 @@ from bot.github._types import (
 
 log = logging.getLogger(__name__)
 
-PER_PAGE = 100
 #: How far before a create attempt to look when checking whether it had succeeded
 #: (clock skew between this host and GitHub, and GitHub's whole-second timestamps).
 _RECOVERY_WINDOW = timedelta(minutes=10)
@@ -180,38 +172,32 @@ class GitHubClient(GitHubBase):
         the repository's issues newest first, reading bodies (the search API lags behind
         writes), back to `since` less a margin for clock skew, at most `marker_scan_limit`.
         """
-        owner, name = split_repo(repo)
+        split_repo(repo)  # a malformed name fails before the identity is asked
         identity = (await self.identity()).lower()
         start = since - _RECOVERY_WINDOW if since is not None else None
         # The creator filter takes a user's login; an App's bot is matched on each issue.
         creator = UNSET if identity.endswith("[bot]") else identity
+        pages = self._pages(
+            repo,
+            "issues",
+            self._github.rest.issues.async_list_for_repo,
+            creator=creator,
+            state="all",
+            sort="created",
+            direction="desc",
+            since=github_time(start),
+        )
         scanned = 0
-        page = 1
-        while scanned < self.marker_scan_limit:
-            response = await self._call(
-                f"GET /repos/{owner}/{name}/issues",
-                functools.partial(
-                    self._github.rest.issues.async_list_for_repo,
-                    owner,
-                    name,
-                    creator=creator,
-                    state="all",
-                    sort="created",
-                    direction="desc",
-                    since=github_time(start),
-                    per_page=PER_PAGE,
-                    page=page,
-                ),
-            )
-            for issue in parsed_items(response):
-                scanned += 1
-                if start is not None and issue.created_at < start:
+        async with aclosing(pages):
+            async for page in pages:
+                for issue in page.items:
+                    if start is not None and issue.created_at < start:
+                        return None
+                    if _is_ours(issue, identity, item_id):
+                        return issue_ref(issue)
+                scanned += len(page.items)
+                if scanned >= self.marker_scan_limit:
                     return None
-                if _is_ours(issue, identity, item_id):
-                    return issue_ref(issue)
-            if not has_next_page(response):
-                return None
-            page += 1
         return None
 
     async def get_issue(self, *, repo: str, number: int) -> IssueRef | None:
@@ -253,22 +239,14 @@ class GitHubClient(GitHubBase):
         self, *, repo: str, number: int, since: datetime | None = None
     ) -> list[IssueComment]:
         """The issue's comments updated at or after `since` (all when None), oldest first."""
-        owner, name = split_repo(repo)
         comments: list[IssueComment] = []
-        page = 1
-        while True:
-            response = await self._call(
-                f"GET /repos/{owner}/{name}/issues/{number}/comments",
-                functools.partial(
-                    self._github.rest.issues.async_list_comments,
-                    owner,
-                    name,
-                    number,
-                    since=github_time(since),
-                    per_page=PER_PAGE,
-                    page=page,
-                ),
-            )
+        async for page in self._pages(
+            repo,
+            f"issues/{number}/comments",
+            self._github.rest.issues.async_list_comments,
+            number,
+            since=github_time(since),
+        ):
             comments += [
                 IssueComment(
                     id=int(c.id),
@@ -278,11 +256,9 @@ class GitHubClient(GitHubBase):
                     url=c.html_url,
                     created_at=c.created_at,
                 )
-                for c in parsed_items(response)
+                for c in page.items
             ]
-            if not has_next_page(response):
-                return comments
-            page += 1
+        return comments
 
     async def has_item_comment(self, *, repo: str, number: int, item_id: int) -> bool:
         """Whether the bot already commented on the issue for the item.
@@ -306,24 +282,12 @@ class GitHubClient(GitHubBase):
 
     async def list_labels(self, *, repo: str) -> list[str]:
         """Names of every label of the repository."""
-        owner, name = split_repo(repo)
         names: list[str] = []
-        page = 1
-        while True:
-            response = await self._call(
-                f"GET /repos/{owner}/{name}/labels",
-                functools.partial(
-                    self._github.rest.issues.async_list_labels_for_repo,
-                    owner,
-                    name,
-                    per_page=PER_PAGE,
-                    page=page,
-                ),
-            )
-            names.extend(label.name for label in parsed_items(response))
-            if not has_next_page(response):
-                return names
-            page += 1
+        async for page in self._pages(
+            repo, "labels", self._github.rest.issues.async_list_labels_for_repo
+        ):
+            names.extend(label.name for label in page.items)
+        return names
 
     # -- sync ----------------------------------------------------------------------------------
 
@@ -337,41 +301,34 @@ class GitHubClient(GitHubBase):
         cannot shift out of view; an issue may therefore appear twice if it changed
         meanwhile. Pull requests are counted and left out.
         """
-        owner, name = split_repo(repo)
-        what = f"GET /repos/{owner}/{name}/issues"
         cursor = since
-        page = 1
         seen: dict[int, datetime] = {}
         while True:
-            response = await self._call(
-                what,
-                functools.partial(
-                    self._github.rest.issues.async_list_for_repo,
-                    owner,
-                    name,
-                    state="all",
-                    sort="updated",
-                    direction="asc",
-                    since=github_time(cursor),
-                    per_page=PER_PAGE,
-                    page=page,
-                ),
+            pages = self._pages(
+                repo,
+                "issues",
+                self._github.rest.issues.async_list_for_repo,
+                state="all",
+                sort="updated",
+                direction="asc",
+                since=github_time(cursor),
             )
-            listed = parsed_items(response)
-            fresh = [i for i in listed if seen.get(i.number) != i.updated_at]
-            for item in fresh:
-                seen[item.number] = item.updated_at
-            issues = [snapshot(i) for i in fresh if i.pull_request is UNSET]
-            newest = max((i.updated_at for i in listed), default=None)
-            yield IssuePage(
-                issues=issues,
-                pull_requests_skipped=len(fresh) - len(issues),
-                newest_update=newest,
-                returned=len(listed),
-            )
-            if not has_next_page(response):
-                return
-            if newest is not None and (cursor is None or newest > cursor):
-                cursor, page = newest, 1
-            else:
-                page += 1
+            async with aclosing(pages):
+                async for page in pages:
+                    listed = page.items
+                    fresh = [i for i in listed if seen.get(i.number) != i.updated_at]
+                    for item in fresh:
+                        seen[item.number] = item.updated_at
+                    issues = [snapshot(i) for i in fresh if i.pull_request is UNSET]
+                    newest = max((i.updated_at for i in listed), default=None)
+                    yield IssuePage(
+                        issues=issues,
+                        pull_requests_skipped=len(fresh) - len(issues),
+                        newest_update=newest,
+                        returned=len(listed),
+                    )
+                    if page.more and newest is not None and (cursor is None or newest > cursor):
+                        cursor = newest
+                        break  # list again from the newest update, page 1
+                else:
+                    return
