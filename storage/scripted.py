@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Tokeniser outputs the transformer reads, in the traced function's argument order.
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 #: Largest difference from the eager model's embeddings that still counts as the same.
 TOLERANCE = 1e-5
 _TRACE_TEXTS = ["a probe sentence", "a second, somewhat longer probe sentence for the batch"]
@@ -33,34 +31,6 @@ _CHECK_TEXTS = [
 ]
 
 SentenceForward = Callable[[dict[str, Any]], "torch.Tensor"]
-
-
-def _token_embeddings_module(transformer: torch.nn.Module) -> torch.nn.Module:
-    import torch
-
-    class TokenEmbeddings(torch.nn.Module):
-        """The transformer's last hidden state from positional tensors (traceable)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.transformer = transformer
-
-        def forward(
-            self,
-            input_ids: torch.Tensor,
-            attention_mask: torch.Tensor,
-            token_type_ids: torch.Tensor,
-        ) -> torch.Tensor:
-            outputs = self.transformer(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                token_type_ids=token_type_ids,
-                return_dict=False,
-            )
-            hidden: torch.Tensor = outputs[0]
-            return hidden
-
-    return TokenEmbeddings().eval()
 
 
 def scripted_forward(model: SentenceTransformer) -> SentenceForward | None:
@@ -75,6 +45,8 @@ def scripted_forward(model: SentenceTransformer) -> SentenceForward | None:
     """
     import torch
 
+    from storage.encoders.traceable import INPUTS, TokenEmbeddings
+
     try:
         modules = list(model)
         transformer = getattr(modules[0], "auto_model", None)
@@ -84,7 +56,7 @@ def scripted_forward(model: SentenceTransformer) -> SentenceForward | None:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             traced = torch.jit.trace(
-                _token_embeddings_module(transformer),
+                TokenEmbeddings(transformer).eval(),
                 tuple(probe[name] for name in INPUTS),
                 check_trace=False,
             )

@@ -21,7 +21,6 @@ from storage.encoders.artifact import MODEL_FILE, PROBES_FILE
 from storage.encoders.probes import PROBE_TEXTS
 
 if TYPE_CHECKING:
-    import torch
     from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
@@ -32,60 +31,25 @@ _FP32_LAYER = "/output/dense/"
 OPSET = 17
 
 
-def _pooled_module(model: SentenceTransformer) -> torch.nn.Module:
-    """The transformer with mean pooling and normalisation, as one exportable module."""
-    import torch
-
-    from storage.adapter import transformer_of
-
-    transformer = transformer_of(model)
-
-    class PooledEncoder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.transformer = transformer
-
-        def forward(
-            self,
-            input_ids: torch.Tensor,
-            attention_mask: torch.Tensor,
-            token_type_ids: torch.Tensor,
-        ) -> torch.Tensor:
-            hidden = self.transformer(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                token_type_ids=token_type_ids,
-                return_dict=False,
-            )[0]
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            summed = (hidden * mask).sum(dim=1)
-            pooled = summed / mask.sum(dim=1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2, dim=1)
-
-    return PooledEncoder().eval()
-
-
 def export_onnx(model: SentenceTransformer, path: Path) -> None:
     """Write `model`'s pooled, normalised encoder as an fp32 ONNX graph with dynamic shapes."""
     import torch
 
+    from storage.adapter import transformer_of
+    from storage.encoders.traceable import INPUTS, PooledEncoder
+
     features = model.preprocess(["a probe sentence", "a second, longer probe sentence here"])
-    inputs = tuple(features[name] for name in ("input_ids", "attention_mask", "token_type_ids"))
+    inputs = tuple(features[name] for name in INPUTS)
     dynamic = {0: "batch", 1: "tokens"}
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _pooled_module(model),
+            PooledEncoder(transformer_of(model)).eval(),
             inputs,
             str(path),
-            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            input_names=list(INPUTS),
             output_names=["sentence_embedding"],
-            dynamic_axes={
-                "input_ids": dynamic,
-                "attention_mask": dynamic,
-                "token_type_ids": dynamic,
-                "sentence_embedding": {0: "batch"},
-            },
+            dynamic_axes={name: dynamic for name in INPUTS} | {"sentence_embedding": {0: "batch"}},
             opset_version=OPSET,
             dynamo=False,
         )
