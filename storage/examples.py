@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TypedDict, Unpack
 
 from sqlalchemy import Connection, delete, func, insert, select
 from sqlmodel import col
@@ -12,6 +13,27 @@ from storage.forgetting import DataSubject, chunks
 from storage.models import Example, utcnow
 
 log = logging.getLogger(__name__)
+
+
+class ExampleFields(TypedDict):
+    """One maintainer correction, as stored in an example."""
+
+    guild_id: int | None
+    """Guild whose maintainers made the correction."""
+    item_id: int | None
+    """The corrected feedback item."""
+    text: str
+    """The feedback text the example is about."""
+    kind: str | None
+    """The kind the maintainer confirmed or chose."""
+    severity: str | None
+    """The severity the maintainer confirmed or chose."""
+    title: str | None
+    """The issue title after the correction."""
+    labels: list[str]
+    """The labels after the correction."""
+    rejected: bool
+    """True when the maintainer rejected the item."""
 
 
 class ExampleRepository:
@@ -37,43 +59,19 @@ class ExampleRepository:
 
         return await self.db.write(work)
 
-    async def add(
-        self,
-        *,
-        guild_id: int | None,
-        item_id: int | None,
-        text: str,
-        kind: str | None,
-        severity: str | None,
-        title: str | None,
-        labels: list[str],
-        rejected: bool,
-    ) -> int:
-        """Store one example; returns its id.
-
-        Args:
-            guild_id: Guild whose maintainers made the correction.
-            item_id: The corrected feedback item.
-            text: The feedback text the example is about.
-            kind: The kind the maintainer confirmed or chose.
-            severity: The severity the maintainer confirmed or chose.
-            title: The issue title after the correction.
-            labels: The labels after the correction.
-            rejected: True when the maintainer rejected the item.
-        """
+    async def add(self, **example: Unpack[ExampleFields]) -> int:
+        """Store one example (its fields: `ExampleFields`); returns its id."""
+        title = example["title"]
         async with self.db.transaction() as session:
             result = await session.execute(
                 insert(Example)
                 .values(
-                    guild_id=guild_id,
-                    item_id=item_id,
-                    text=text,
-                    kind=kind,
-                    severity=severity,
-                    title=(title or None) and title[:256],
-                    labels=list(labels),
-                    rejected=rejected,
-                    created_at=utcnow(),
+                    {
+                        **example,
+                        "title": (title or None) and title[:256],
+                        "labels": list(example["labels"]),
+                        "created_at": utcnow(),
+                    }
                 )
                 .returning(col(Example.id))
             )

@@ -12,13 +12,14 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Unpack
 
 import numpy as np
 import numpy.typing as npt
 
 from agents.engines.text_prep import embedding_text
 from storage.embeddings import Embedder
-from storage.examples import ExampleRepository
+from storage.examples import ExampleFields, ExampleRepository
 from storage.models import Example
 
 log = logging.getLogger(__name__)
@@ -85,40 +86,14 @@ class CorrectionMemory:
         self._guilds: dict[int | None, _GuildExamples] = {}
         self._locks: dict[int | None, asyncio.Lock] = {}
 
-    async def record(
-        self,
-        *,
-        guild_id: int | None,
-        item_id: int | None,
-        text: str,
-        kind: str | None,
-        severity: str | None,
-        title: str | None,
-        labels: list[str],
-        rejected: bool,
-    ) -> int:
-        """Store one correction; returns the example id.
+    async def record(self, **correction: Unpack[ExampleFields]) -> int:
+        """Store one correction (its fields: `ExampleFields`); returns the example id.
 
-        Args:
-            guild_id: The guild whose maintainer corrected the item.
-            item_id: The item.
-            text: The item's normalised feedback text.
-            kind: Kind after the correction.
-            severity: Severity after the correction.
-            title: Issue title after the correction.
-            labels: Labels after the correction.
-            rejected: Whether the maintainer rejected the item.
+        The text is kept up to `MAX_EXAMPLE_CHARS`.
         """
-        example_id = await self.repository.add(
-            guild_id=guild_id,
-            item_id=item_id,
-            text=text[:MAX_EXAMPLE_CHARS],
-            kind=kind,
-            severity=severity,
-            title=title,
-            labels=labels,
-            rejected=rejected,
-        )
+        guild_id = correction["guild_id"]
+        correction["text"] = correction["text"][:MAX_EXAMPLE_CHARS]
+        example_id = await self.repository.add(**correction)
         if guild_id in self._guilds:
             self._guilds[guild_id].read_at = float("-inf")
         return example_id
