@@ -126,13 +126,8 @@ async def classify(state: TriageState, runtime: Runtime[TriageContext]) -> dict[
 async def ask_details(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
     """Ask the reporter, in a thread on their message, for what the bug report lacks."""
     ctx = runtime.context
-    await ctx.items.transition(
-        item_id=state.item_id,
-        to=ItemStatus.AWAITING_DETAILS,
-        actor="graph",
-        expected=[ItemStatus.TRIAGING],
-        details={"questions": state.details_questions},
-        **_verdict_fields(state),
+    await leave_triage(
+        ctx, state, ItemStatus.AWAITING_DETAILS, details={"questions": state.details_questions}
     )
     await ctx.notifier.item_changed(state.item_id, "details_requested")
     return {"details_asked": True}
@@ -159,14 +154,8 @@ def _taken(state: TriageState, payload: Any) -> dict[str, Any]:
 async def dismiss(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
     """Store a not-actionable verdict (praise, chatter) and acknowledge it lightly."""
     ctx = runtime.context
-    await ctx.items.transition(
-        item_id=state.item_id,
-        to=ItemStatus.NOT_ACTIONABLE,
-        actor="graph",
-        expected=[ItemStatus.TRIAGING],
-        **_verdict_fields(state),
-        flow_done=True,
-        owes=owed_on("not_actionable"),
+    await leave_triage(
+        ctx, state, ItemStatus.NOT_ACTIONABLE, flow_done=True, owes=owed_on("not_actionable")
     )
     await ctx.notifier.item_changed(state.item_id, "not_actionable")
     return {"outcome": ItemStatus.NOT_ACTIONABLE.value}
@@ -224,15 +213,13 @@ async def draft_spec(state: TriageState, runtime: Runtime[TriageContext]) -> dic
     item = await ctx.items.get(state.item_id)
     context = item.context if item is not None else None
     spec_dict["report"] = with_replies(state.text, context) if context else state.text
-    await ctx.items.transition(
-        item_id=state.item_id,
-        to=ItemStatus.AWAITING_REVIEW,
-        actor="graph",
-        expected=[ItemStatus.TRIAGING],
+    await leave_triage(
+        ctx,
+        state,
+        ItemStatus.AWAITING_REVIEW,
         spec=spec_dict,
         duplicates=state.duplicates,
         repo=_policy(state).repo,
-        **_verdict_fields(state),
     )
     return {"spec": spec_dict}
 
@@ -240,6 +227,27 @@ async def draft_spec(state: TriageState, runtime: Runtime[TriageContext]) -> dic
 def _report(state: TriageState) -> str:
     """The reporter's words as the review showed them (replies that came in during triage too)."""
     return str((state.spec or {}).get("report") or state.text)
+
+
+async def leave_triage(
+    ctx: TriageContext, state: TriageState, to: ItemStatus, **changes: Any
+) -> None:
+    """Move the item from `triaging` to `to`, storing the verdict along with `changes`.
+
+    Args:
+        ctx: The graph's context.
+        state: The item's state, whose verdict is stored.
+        to: The status the item moves to.
+        changes: Further arguments of the transition (details, fields, owed messages).
+    """
+    await ctx.items.transition(
+        item_id=state.item_id,
+        to=to,
+        actor="graph",
+        expected=[ItemStatus.TRIAGING],
+        **_verdict_fields(state),
+        **changes,
+    )
 
 
 def _verdict_fields(state: TriageState) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from langgraph.types import interrupt
 
 from agents.dedup.types import DuplicateMatch, DuplicateResult
 from agents.triage.context import TriageContext
-from agents.triage.nodes import _taken, _verdict_fields, audited
+from agents.triage.nodes import _taken, audited, leave_triage
 from agents.triage.state import Decision, Policy, TriageState
 from storage.models import ItemStatus
 
@@ -91,15 +91,13 @@ async def ask_same_issue(state: TriageState, runtime: Runtime[TriageContext]) ->
             if live is None or live.state != "open":
                 log.info("issue #%s is no longer open; not offering it", issue.number)
                 return {"same_issue_answer": ""}
-    await ctx.items.transition(
-        item_id=state.item_id,
-        to=ItemStatus.AWAITING_REPORTER,
-        actor="graph",
-        expected=[ItemStatus.TRIAGING],
+    await leave_triage(
+        ctx,
+        state,
+        ItemStatus.AWAITING_REPORTER,
         details={"issue": issue.number, "title": issue.title, "url": issue.url},
         duplicates=state.duplicates,
         repo=policy.repo,
-        **_verdict_fields(state),
     )
     await ctx.notifier.item_changed(state.item_id, "same_issue_asked")
     return {}
@@ -130,11 +128,10 @@ async def link_same_issue(state: TriageState, runtime: Runtime[TriageContext]) -
         reason="The reporter confirmed it is the same problem.",
         issue_number=issue.number,
     )
-    await runtime.context.items.transition(
-        item_id=state.item_id,
-        to=ItemStatus.DUPLICATE,
-        actor="graph",
-        expected=[ItemStatus.TRIAGING],
+    await leave_triage(
+        runtime.context,
+        state,
+        ItemStatus.DUPLICATE,
         details={"issue": issue.number, "confirmed_by": "reporter"},
         duplicates=state.duplicates,
         repo=Policy.model_validate(state.policy).repo,
@@ -142,6 +139,5 @@ async def link_same_issue(state: TriageState, runtime: Runtime[TriageContext]) -
         issue_url=issue.url,
         issue_state="open",
         decision=decision.model_dump(),
-        **_verdict_fields(state),
     )
     return {"decision": decision.model_dump()}
