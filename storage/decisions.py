@@ -51,3 +51,17 @@ async def last_decision_seq(db: Database, item_id: int) -> int:
         _AUDIT.c.item_id == item_id, _AUDIT.c.action == DECISION_ACTION
     )
     return int(await db.read(lambda conn: conn.execute(stmt).scalar()) or 0)
+
+
+async def first_edit_on(db: Database, item_id: int, draft_revision: int) -> LoggedDecision | None:
+    """The first accepted Edit of the item made on its draft at `draft_revision` or later.
+
+    That is who changed the draft after an Edit modal was opened on that revision; None when
+    no logged Edit says (the graph redrafted it, or an Edit from a modal without a revision).
+    """
+    for logged in await decisions_after(db, item_id, 0):
+        made_on = logged.decision.get("draft_revision")
+        is_edit = logged.decision.get("action") == "edit"
+        if is_edit and isinstance(made_on, int) and made_on >= draft_revision:
+            return logged
+    return None

@@ -9,11 +9,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.batching import MicroBatcher
 from storage.db import Database
+from storage.item_moves import ITEM_COLUMNS, RACED, DraftChange, item_of, move, update_item
 from storage.models import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -23,7 +24,7 @@ from storage.models import (
     ItemStatus,
     utcnow,
 )
-from storage.outbox import Owed, add_owed
+from storage.outbox import Owed
 
 log = logging.getLogger(__name__)
 
@@ -45,69 +46,11 @@ def text_hash(text: str) -> str:
 
 
 _ITEMS = FeedbackItem.__table__  # type: ignore[attr-defined]
-_ITEM_COLUMNS = tuple(_ITEMS.c)
-
-
-def _item(row: Row[Any]) -> FeedbackItem:
-    """A detached item from a Core result row (the ORM session is skipped on hot paths)."""
-    return FeedbackItem(**row._mapping)
+_ITEM_COLUMNS = ITEM_COLUMNS
 
 
 def _sources_for(to: ItemStatus) -> frozenset[ItemStatus]:
     return frozenset(s for s, targets in TRANSITIONS.items() if to in targets)
-
-
-#: `_move` found the status changed between its read and its conditional update.
-_RACED = object()
-
-
-def _move(
-    conn: Connection,
-    *,
-    item_id: int,
-    to: ItemStatus,
-    sources: frozenset[ItemStatus],
-    actor: str,
-    details: dict[str, Any] | None,
-    fields: dict[str, Any],
-    owes: Sequence[Owed] = (),
-    audit_action: str = "transition",
-) -> Any:
-    """One compare-and-set attempt with its audit row: the moved item, None, or `_RACED`.
-
-    With a single allowed source status the conditional update alone decides; otherwise
-    the status is read (and locked, on PostgreSQL) first, to record where the move came from.
-    """
-    observed: str | None
-    if len(sources) == 1:
-        (observed,) = sources
-    else:
-        observed = conn.execute(
-            select(_ITEMS.c.status).where(_ITEMS.c.id == item_id).with_for_update()
-        ).scalar_one_or_none()
-        if observed is None or ItemStatus(observed) not in sources:
-            return None
-    moved = conn.execute(
-        update(_ITEMS)
-        .where(_ITEMS.c.id == item_id, _ITEMS.c.status == observed)
-        .values(status=to, updated_at=utcnow(), **fields)
-        .returning(*_ITEM_COLUMNS)
-    ).one_or_none()
-    if moved is None:
-        return None if len(sources) == 1 else _RACED
-    conn.execute(
-        insert(AuditEvent).values(
-            item_id=item_id,
-            at=utcnow(),
-            actor=actor,
-            action=audit_action,
-            from_status=observed,
-            to_status=to,
-            details=details,
-        )
-    )
-    add_owed(conn, item_id=item_id, guild_id=moved.guild_id, owed=owes)
-    return _item(moved)
 
 
 class ItemRepository:
@@ -171,7 +114,7 @@ class ItemRepository:
                     )
                 )
         if row is not None:
-            return _item(row), True
+            return item_of(row), True
         existing = await self.get_by_source(item.source_key)
         assert existing is not None, "conflicting row vanished"
         return existing, False
@@ -182,7 +125,7 @@ class ItemRepository:
             return None
         stmt = select(*_ITEM_COLUMNS).where(_ITEMS.c.id == item_id)
         row = await self.db.read(lambda conn: conn.execute(stmt).one_or_none())
-        return None if row is None else _item(row)
+        return None if row is None else item_of(row)
 
     async def by_review_message(self, message_id: int) -> FeedbackItem | None:
         """The item whose review message this is, or None (one query on an indexed column)."""
@@ -190,7 +133,7 @@ class ItemRepository:
             return None
         stmt = select(*_ITEM_COLUMNS).where(_ITEMS.c.review_message_id == message_id).limit(1)
         row = await self.db.read(lambda conn: conn.execute(stmt).one_or_none())
-        return None if row is None else _item(row)
+        return None if row is None else item_of(row)
 
     async def get_by_source(self, source_key: str) -> FeedbackItem | None:
         """The item created from this Discord event, or None."""
@@ -208,6 +151,7 @@ class ItemRepository:
         details: dict[str, Any] | None = None,
         owes: Sequence[Owed] = (),
         audit_action: str = "transition",
+        draft: DraftChange | None = None,
         **fields: Any,
     ) -> FeedbackItem | None:
         """Move the item to `to` if its current status allows it; None if it does not.
@@ -215,7 +159,8 @@ class ItemRepository:
         The update is conditional on the status it moves from (read and locked first, on
         PostgreSQL, when several are allowed), so of two racing callers exactly one wins; the
         audit row (its action `audit_action`) and the outbox rows the move `owes` are written in
-        the same transaction.
+        the same transaction. A move that changes the `draft` bumps its revision, and is
+        refused like a status mismatch when the draft is no longer at `draft.from_revision`.
         """
         sources = _sources_for(to)
         if not sources:
@@ -226,7 +171,7 @@ class ItemRepository:
             return None
         for _ in range(_MAX_CAS_ATTEMPTS):
             outcome = await self.db.write(
-                lambda conn: _move(
+                lambda conn: move(
                     conn,
                     item_id=item_id,
                     to=to,
@@ -236,39 +181,34 @@ class ItemRepository:
                     fields=fields,
                     owes=owes,
                     audit_action=audit_action,
+                    draft=draft,
                 )
             )
-            if outcome is not _RACED:
+            if outcome is not RACED:
                 return cast("FeedbackItem | None", outcome)
         return None
 
     async def update_fields(
-        self, *, item_id: int, owes: Sequence[Owed] = (), **fields: Any
+        self,
+        *,
+        item_id: int,
+        owes: Sequence[Owed] = (),
+        draft: DraftChange | None = None,
+        **fields: Any,
     ) -> FeedbackItem | None:
         """Set fields that are not the status (triage results, message ids).
 
         The outbox rows the change `owes` (finishing the flow) are written in the same
-        transaction.
+        transaction; a change of the `draft` bumps its revision.
         """
         if "status" in fields:
             raise ValueError("use transition() to change the status")
         if not 0 < item_id <= MAX_ITEM_ID:
             return None
-        stmt = (
-            update(_ITEMS)
-            .where(_ITEMS.c.id == item_id)
-            .values(updated_at=utcnow(), **fields)
-            .returning(*_ITEM_COLUMNS)
+        row = await self.db.write(
+            lambda conn: update_item(conn, item_id=item_id, fields=fields, owes=owes, draft=draft)
         )
-
-        def work(conn: Connection) -> Row[Any] | None:
-            row = conn.execute(stmt).one_or_none()
-            if row is not None:
-                add_owed(conn, item_id=item_id, guild_id=row.guild_id, owed=owes)
-            return row
-
-        row = await self.db.write(work)
-        return None if row is None else _item(row)
+        return None if row is None else item_of(row)
 
     async def replace_text(self, *, item_id: int, text: str) -> bool:
         """Replace the text of an item whose triage has not started; False if it has."""

@@ -165,6 +165,10 @@ class FeedbackItem(FeedbackItemBase, table=True):
     reasoning: str | None = Field(default=None, sa_column=Column(Text))
     engine: str | None = Field(default=None, max_length=ENGINE_NAME_MAX)
     spec: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    draft_revision: int = 0
+    """Counts changes to the draft (`spec`, kind, severity): each drafting, each accepted Edit
+    and each Edit folded in. An Edit carries the revision it was opened on and saves only
+    while the draft is still at it."""
     duplicates: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     decision: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     review_channel_id: int | None = Field(default=None, sa_type=BigInteger)

@@ -25,6 +25,7 @@ from agents.triage.render import duplicate_comment, issue_body
 from agents.triage.report import with_replies
 from agents.triage.state import Decision, Policy, TriageState
 from bot.log import item_context
+from storage.item_moves import DraftChange
 from storage.models import FeedbackItem, ItemStatus
 from storage.outbox import DUPLICATE_COMMENT, Owed, owed_on
 
@@ -218,6 +219,7 @@ async def draft_spec(state: TriageState, runtime: Runtime[TriageContext]) -> dic
         state,
         ItemStatus.AWAITING_REVIEW,
         spec=spec_dict,
+        draft=DraftChange(),
         duplicates=state.duplicates,
         repo=_policy(state).repo,
     )
@@ -291,7 +293,9 @@ async def apply_edit(state: TriageState, runtime: Runtime[TriageContext]) -> dic
     policy = _policy(state)
     verdict = corrected_verdict(state, decision, policy)
     # The item's `decision` is left alone: a decision taken meanwhile (an Approve) is kept.
-    await runtime.context.items.update_fields(item_id=state.item_id, spec=spec, **verdict)
+    await runtime.context.items.update_fields(
+        item_id=state.item_id, spec=spec, draft=DraftChange(), **verdict
+    )
     await remember(runtime.context, state, policy, spec=spec, rejected=False, **verdict)
     return {"spec": spec, **verdict}
 

@@ -23,6 +23,7 @@ from agents.triage.state import Decision, InputState, Policy
 from bot.bounded import KeyedLocks
 from bot.log import item_context
 from storage.decisions import DECISION_ACTION, last_decision_seq
+from storage.item_moves import DraftChange
 from storage.items import ItemRepository
 from storage.models import FeedbackItem, ItemStatus, SourceKind
 
@@ -61,6 +62,8 @@ class DecisionResult:
     accepted: bool
     message: str
     item: FeedbackItem | None = None
+    stale_draft: bool = False
+    """An Edit refused because the draft changed since the modal it came from was opened."""
 
 
 class TriageRunner:
@@ -245,9 +248,12 @@ class TriageRunner:
             extra = await self._duplicate_target(item, decision)
             if "error" in extra:
                 return DecisionResult(False, extra["error"], item)
-        if decision.action == "edit" and item.status in sources:
-            target = ItemStatus(item.status)
-            sources = frozenset({target})
+        draft: DraftChange | None = None
+        if decision.action == "edit":
+            draft = DraftChange(from_revision=decision.draft_revision)
+            if item.status in sources:
+                target = ItemStatus(item.status)
+                sources = frozenset({target})
         if decision.action in ("approve", "retry"):
             automatic = decision.actor == AUTO_RETRY_ACTOR
             extra["filing_retry_at"] = None
@@ -261,10 +267,13 @@ class TriageRunner:
             details=decision.model_dump(exclude_none=True),
             audit_action=DECISION_ACTION,
             decision=decision.model_dump(),
+            draft=draft,
             **extra,
         )
         if moved is None:
             current = await self.items.get(item_id)
+            if _stale(current, decision, draft):
+                return DecisionResult(False, STALE_DRAFT, current, stale_draft=True)
             status = current.status if current else "gone"
             return DecisionResult(False, f"Nothing to do: this item is already {status}.", current)
         if wait:
@@ -349,6 +358,13 @@ class TriageRunner:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
+def _stale(item: FeedbackItem | None, decision: Decision, draft: DraftChange | None) -> bool:
+    """The item is still open to the decision, but its draft is not the one it was made on."""
+    if item is None or draft is None or draft.holds(item.draft_revision):
+        return False
+    return item.status in _DECISION_MOVES[decision.action][1]
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -356,6 +372,8 @@ def _aware(moment: datetime) -> datetime:
 def _is_waiting(snapshot: Any) -> bool:
     return any(task.interrupts for task in snapshot.tasks)
 
+
+STALE_DRAFT = "The draft changed since this Edit was opened; nothing was saved."
 
 _ACK = {
     "approve": "Approved: filing the issue on GitHub.",

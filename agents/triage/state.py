@@ -33,6 +33,9 @@ class Decision(BaseModel):
     issue_number: int | None = Field(default=None, ge=1)
     kind: Kind | None = None
     severity: Severity | None = None
+    draft_revision: int | None = Field(default=None, ge=0)
+    """An Edit's: the revision of the draft it was made on; it saves only while the draft is
+    still at it (None: an Edit modal opened before revisions existed, saved as it comes)."""
 
 
 class Policy(BaseModel):

@@ -18,14 +18,18 @@ from cogs._modals import modal_custom_id, submitted_values
 from cogs.approvals._draft import FULL_DRAFT, send_full_draft
 from cogs.approvals._notify import ReviewNotifier
 from cogs.approvals._outbox import DELIVER_EVERY
+from cogs.approvals._stale_edit import answer_stale_edit
 from cogs.approvals._updates import IssueUpdateNotifier
 from cogs.approvals._views import (
     CUSTOM_ID_PREFIX,
     MODAL_ACTIONS,
+    ModalTarget,
     ReviewButton,
     decision_modal,
     parse_custom_id,
+    parse_modal_custom_id,
 )
+from storage.decisions import first_edit_on
 from storage.models import FeedbackItem, ItemStatus
 
 if TYPE_CHECKING:
@@ -59,6 +63,12 @@ async def _reply(interaction: discord.Interaction, text: str) -> None:
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
     else:
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+
+def _stale(item: FeedbackItem, draft_revision: int) -> bool:
+    """Still open to an Edit, but no longer the draft an Edit modal was opened on."""
+    edit_open = ItemStatus(item.status) in _OPEN_FOR["edit"]
+    return edit_open and item.draft_revision != draft_revision
 
 
 def _carries(message: discord.Message, custom_id: str) -> bool:
@@ -151,18 +161,17 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
         else:
             await send_full_draft(interaction, item)
 
-    async def on_modal(self, interaction: discord.Interaction, action: str, item_id: int) -> None:
+    async def on_modal(self, interaction: discord.Interaction, target: ModalTarget) -> None:
         """A submitted review modal: acknowledge, check again, decide."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            await self._modal_decision(interaction, action, item_id)
+            await self._modal_decision(interaction, target)
         except Exception:
-            log.exception("review modal %s for item %s failed", action, item_id)
+            log.exception("review modal %s for item %s failed", target.action, target.item_id)
             await _reply(interaction, "Something went wrong while applying that; please try again.")
 
-    async def _modal_decision(
-        self, interaction: discord.Interaction, action: str, item_id: int
-    ) -> None:
+    async def _modal_decision(self, interaction: discord.Interaction, target: ModalTarget) -> None:
+        action, item_id = target.action, target.item_id
         if interaction.guild_id is None:
             await _reply(interaction, UNKNOWN_ITEM)
             return
@@ -174,6 +183,14 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
         if item is None or item.guild_id != interaction.guild_id:
             await _reply(interaction, UNKNOWN_ITEM)
             return
+        fields: dict[str, Any] = {"action": action}
+        if action == "edit" and target.draft_revision is not None:
+            # The changes are read against the stored draft: only while it is still the one
+            # the modal showed (checked again where the edit is accepted).
+            if _stale(item, target.draft_revision):
+                await self._stale_edit(interaction, item_id, target.draft_revision)
+                return
+            fields["draft_revision"] = target.draft_revision
         values = decision_modal(action, item).values(submitted_values(interaction))
         if action == "duplicate" and values.get("issue_number") is None:
             await _reply(interaction, "Give the issue number as digits, for example 42.")
@@ -181,7 +198,22 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
         if action == "edit" and not values:
             await _reply(interaction, "Nothing changed.")
             return
-        await self._decide(interaction, item_id, {"action": action, **values})
+        await self._decide(interaction, item_id, {**fields, **values})
+
+    async def _stale_edit(
+        self, interaction: discord.Interaction, item_id: int, draft_revision: int
+    ) -> None:
+        """Nothing was saved: say why and by whom, and give back what was typed."""
+        log.info(
+            "edit of item %s refused: its draft changed since revision %s", item_id, draft_revision
+        )
+        changer = await first_edit_on(self.services.items.db, item_id, draft_revision)
+        await answer_stale_edit(
+            interaction,
+            item_id=item_id,
+            submitted=submitted_values(interaction),
+            decision=changer.decision if changer else None,
+        )
 
     async def _decide(
         self, interaction: discord.Interaction, item_id: int, fields: dict[str, Any]
@@ -201,6 +233,9 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
             decision.actor,
             "accepted" if result.accepted else "refused",
         )
+        if result.stale_draft and decision.draft_revision is not None:
+            await self._stale_edit(interaction, item_id, decision.draft_revision)
+            return
         await _reply(interaction, result.message)
         if result.accepted and decision.action in ("approve", "retry"):
             await self._show_progress(item_id)
@@ -217,9 +252,9 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
         """Answer review modal submits, and clicks on buttons the message no longer carries."""
         modal_id = modal_custom_id(interaction)
         if modal_id is not None:
-            action, item_id = parse_custom_id(modal_id)
-            if action in MODAL_ACTIONS and item_id is not None:
-                await self.on_modal(interaction, action, item_id)
+            target = parse_modal_custom_id(modal_id)
+            if target is not None:
+                await self.on_modal(interaction, target)
             elif modal_id.startswith(f"{CUSTOM_ID_PREFIX}:"):
                 await _reply(interaction, UNKNOWN_BUTTON)
             return

@@ -52,10 +52,21 @@ def needs_full_draft(item: FeedbackItem, embed: discord.Embed) -> bool:
 async def send_full_draft(interaction: discord.Interaction, item: FeedbackItem) -> None:
     """Answer the maintainer privately with the whole draft (a file when it is long)."""
     text = full_draft(item)
-    extra: dict[str, Any] = {}
     if len(text) > MESSAGE_LIMIT:
-        extra["file"] = discord.File(io.BytesIO(text.encode()), filename=f"draft-{item.id}.md")
-        text = f"The full draft of feedback #{item.id} ({len(text):,} characters)."
+        note = f"The full draft of feedback #{item.id} ({len(text):,} characters)."
+        await send_private(interaction, note, attachment=(f"draft-{item.id}.md", text))
+    else:
+        await send_private(interaction, text)
+
+
+async def send_private(
+    interaction: discord.Interaction, text: str, *, attachment: tuple[str, str] | None = None
+) -> None:
+    """Answer only the one who acted, pinging nobody; `attachment` is (file name, its text)."""
+    extra: dict[str, Any] = {}
+    if attachment is not None:
+        name, content = attachment
+        extra["file"] = discord.File(io.BytesIO(content.encode()), filename=name)
     if interaction.response.is_done():
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS, **extra)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import discord
@@ -38,6 +39,21 @@ KEPT_BODY_HINT = (
     "Leave empty to keep it; text here replaces it."
 )
 _ID_PART = re.compile(r"^(?P<action>[a-z]+):(?P<item_id>\d{1,19})$")
+#: A modal's id: a button's, then (an Edit's) the draft revision it was opened on (it fits
+#: the 32-bit column, so a forged id is compared, never refused by the database).
+_MODAL_ID_PART = re.compile(
+    r"^(?P<action>[a-z]+):(?P<item_id>\d{1,19})(?::r(?P<revision>\d{1,9}))?$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ModalTarget:
+    """What a submitted review modal is for, read from its custom_id."""
+
+    action: str
+    item_id: int
+    draft_revision: int | None = None
+    """The draft revision an Edit modal was opened on (None: a modal from before revisions)."""
 
 
 class ReviewHandler(Protocol):
@@ -62,6 +78,23 @@ def parse_custom_id(custom_id: str) -> tuple[str | None, int | None]:
     if match is None or match["action"] not in ACTIONS:
         return None, None
     return match["action"], int(match["item_id"])
+
+
+def modal_custom_id_for(action: str, item_id: int, draft_revision: int | None = None) -> str:
+    """`approvals:<action>:<item id>`, then `:r<draft revision>` when given (at most 45 chars)."""
+    base = custom_id_for(action, item_id)
+    return base if draft_revision is None else f"{base}:r{draft_revision}"
+
+
+def parse_modal_custom_id(custom_id: str) -> ModalTarget | None:
+    """What a review modal's id names, or None when it is not one we made."""
+    match = _MODAL_ID_PART.match(custom_id.removeprefix(f"{CUSTOM_ID_PREFIX}:"))
+    if match is None or match["action"] not in MODAL_ACTIONS:
+        return None
+    revision = match["revision"]
+    return ModalTarget(
+        match["action"], int(match["item_id"]), int(revision) if revision is not None else None
+    )
 
 
 class ReviewButton(
@@ -132,17 +165,18 @@ def review_view(item: FeedbackItem, *, full_draft: bool = False) -> discord.ui.V
 
 class _DecisionModal(discord.ui.Modal):
     """Base for the review modals. Submits are handled by the cog from the interaction alone
-    (`cogs._modals`): the custom_id says which action on which item, so a submit after a
-    restart, or before discord.py has stored the modal, is answered like any other.
+    (`cogs._modals`): the custom_id says which action on which item (and an Edit's, on which
+    revision of the draft), so a submit after a restart, or before discord.py has stored the
+    modal, is answered like any other.
     """
 
     action: str
 
-    def __init__(self, *, title: str, item_id: int) -> None:
+    def __init__(self, *, title: str, item_id: int, draft_revision: int | None = None) -> None:
         super().__init__(
             title=title,
             timeout=MODAL_TIMEOUT_SECONDS,
-            custom_id=custom_id_for(self.action, item_id),
+            custom_id=modal_custom_id_for(self.action, item_id, draft_revision),
         )
         self.item_id = item_id
 
@@ -176,13 +210,19 @@ class RejectModal(_DecisionModal):
 
 
 class EditModal(_DecisionModal):
-    """Change the drafted title, body, labels, kind and severity before approving."""
+    """Change the drafted title, body, labels, kind and severity before approving.
+
+    Its custom_id carries the draft's revision: the edit saves only while the draft is still
+    the one the modal was filled with.
+    """
 
     action = "edit"
 
     def __init__(self, *, item: FeedbackItem) -> None:
         assert item.id is not None
-        super().__init__(title=f"Edit feedback #{item.id}", item_id=item.id)
+        super().__init__(
+            title=f"Edit feedback #{item.id}", item_id=item.id, draft_revision=item.draft_revision
+        )
         spec = item.spec or {}
         self.original_title = truncate(str(spec.get("title") or ""), 256)
         self.body_kept = body_too_long_to_edit(item)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from storage.db import Database
+from storage.item_moves import DraftChange
 from storage.items import IllegalTransitionError, ItemRepository
 from storage.models import FeedbackItemBase, ItemStatus
 
@@ -129,6 +130,50 @@ async def test_a_move_from_one_expected_status_has_one_winner_across_processes(
     assert winners[0].status == ItemStatus.TRIAGING and winners[0].kind == "bug"
     moves = [e for e in await repos[0].events(item.id) if e.to_status == ItemStatus.TRIAGING]
     assert [e.from_status for e in moves] == [ItemStatus.RECEIVED]
+
+
+async def test_of_edits_made_on_one_draft_revision_across_processes_one_is_accepted(
+    database: Database,
+) -> None:
+    other = Database(database.url)
+    try:
+        repos = [ItemRepository(database), ItemRepository(other)]
+        item, _ = await repos[0].create(item=_item(), actor="d")
+        assert item.id is not None
+        await repos[0].transition(item_id=item.id, to=ItemStatus.TRIAGING, actor="g")
+        drafted = await repos[0].transition(
+            item_id=item.id,
+            to=ItemStatus.AWAITING_REVIEW,
+            actor="g",
+            spec={"title": "Login crashes"},
+            draft=DraftChange(),
+        )
+        assert drafted is not None and drafted.draft_revision == 1
+        results = await asyncio.gather(
+            *(
+                repos[i % 2].transition(
+                    item_id=item.id,
+                    to=ItemStatus.AWAITING_REVIEW,
+                    actor=f"m{i}",
+                    expected=[ItemStatus.AWAITING_REVIEW],
+                    draft=DraftChange(from_revision=1),
+                )
+                for i in range(20)
+            )
+        )
+    finally:
+        await other.close()
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1 and winners[0].draft_revision == 2
+    folded = await repos[0].update_fields(item_id=item.id, spec={"title": "x"}, draft=DraftChange())
+    assert folded is not None and folded.draft_revision == 3
+    stale = await repos[0].transition(
+        item_id=item.id,
+        to=ItemStatus.AWAITING_REVIEW,
+        actor="late",
+        draft=DraftChange(from_revision=2),
+    )
+    assert stale is None
 
 
 async def test_counts_and_listing(database: Database) -> None:

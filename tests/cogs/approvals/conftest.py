@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.github import RetryPolicy
-from bot.sandbox.discord import FakeInteraction, FakeUser, StoredMessage
+from bot.sandbox.discord import FakeInteraction, FakeUser, InteractionResponse, StoredMessage
 from bot.sandbox.stack import Sandbox, sandbox_stack
 from storage.embeddings import Embedder
 from storage.models import FeedbackItem
@@ -95,6 +95,18 @@ class Flow:
         await interaction.wait_response(timeout=5)
         return interaction
 
+    async def submit_as_shown(
+        self,
+        opened: FakeInteraction,
+        changes: dict[str, str],
+        review: StoredMessage,
+        user: FakeUser | None = None,
+    ) -> FakeInteraction:
+        """Submit the modal as Discord does: each input keeps its pre-filled text unless changed."""
+        modal = opened.callback
+        assert modal is not None and modal.type == 9, "expected a modal"
+        return await self.submit(opened, {**prefilled(modal), **changes}, review, user)
+
     async def delivered(self, item_id: int) -> None:
         """Wait until nothing the finished item owes (outbox) is pending any more."""
         outbox = OutboxRepository(self.sb.services.db)
@@ -113,6 +125,16 @@ class Flow:
     def issues(self) -> list[Any]:
         """Issues in the sandbox repository."""
         return self.sb.github.issues_in(self.sb.repo)
+
+
+def prefilled(modal: InteractionResponse) -> dict[str, str]:
+    """The text each input of a modal the bot opened is pre-filled with, by custom_id."""
+    found: dict[str, str] = {}
+    for row in modal.components:
+        for component in row.get("components") or [row.get("component") or {}]:
+            if component.get("type") == 4 and component.get("custom_id"):
+                found[component["custom_id"]] = str(component.get("value") or "")
+    return found
 
 
 @pytest.fixture
