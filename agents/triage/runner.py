@@ -89,6 +89,7 @@ class TriageRunner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: dict[int, asyncio.TimerHandle] = {}
         self._failures: dict[int, int] = {}
+        self._restorers: list[Callable[[], Awaitable[object]]] = []
         self.retry_delays = tuple(retry_delays)
         self._accepting = True
 
@@ -301,8 +302,31 @@ class TriageRunner:
             "repo": repo,
         }
 
+    def restore_first(self, restore: Callable[[], Awaitable[object]]) -> None:
+        """Run `restore` at the start of `resume_pending`, before the other items are resumed.
+
+        For a feature that re-plans some items itself (the rate limit's deferred starts):
+        it runs once the gateway is connected, never while the process connects.
+        """
+        self._restorers.append(restore)
+
+    def forget_restore(self, restore: Callable[[], Awaitable[object]]) -> None:
+        """Undo `restore_first` (a feature unloaded)."""
+        with contextlib.suppress(ValueError):
+            self._restorers.remove(restore)
+
     async def resume_pending(self) -> int:
-        """After a restart: schedule every item whose graph still has work; returns how many."""
+        """After a restart: schedule every item whose graph still has work; returns how many.
+
+        Called once the gateway is connected: work left from before never holds the
+        connection back. The `restore_first` callbacks run first, so items they defer are
+        left to them.
+        """
+        for restore in list(self._restorers):
+            try:
+                await restore()
+            except Exception:
+                log.exception("could not re-plan deferred items; they are resumed now instead")
         count = 0
         for item in await self.items.list_unfinished():
             if item.id is None or item.id in self._held or not self.owns_guild(item.guild_id):

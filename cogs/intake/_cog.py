@@ -97,14 +97,16 @@ class IntakeCog(commands.Cog):
         self.send_to_triage_menu.guild_only = True
 
     async def cog_load(self) -> None:
-        """Register the menu command and the details conversation; re-plan deferred triage."""
+        """Register the menu command and the details conversation; deferred triage is
+        re-planned when the items are resumed, once connected."""
         self.services.notifier.register(self.details)
         self.bot.tree.add_command(self.send_to_triage_menu)
-        await self.pacing.restore()
+        self.services.runner.restore_first(self.pacing.restore)
 
     async def cog_unload(self) -> None:
-        """Unregister the context menu and the details conversation."""
+        """Unregister the context menu, the details conversation and the re-planning."""
         self.services.notifier.unregister(self.details)
+        self.services.runner.forget_restore(self.pacing.restore)
         self.bot.tree.remove_command(
             self.send_to_triage_menu.name, type=self.send_to_triage_menu.type
         )
