@@ -225,9 +225,8 @@ class DemoScript:
 
     async def _click(self, post: Post, action: str) -> FakeInteraction:
         assert post.item is not None and post.review is not None
-        return await self.sb.discord.click_button(
-            post.review.id, f"approvals:{action}:{post.item.id}", self.sb.maintainer
-        )
+        shown = self.sb.discord.component_id(post.review.id, f"approvals:{action}:{post.item.id}")
+        return await self.sb.discord.click_button(post.review.id, shown, self.sb.maintainer)
 
     async def _answer(self, interaction: FakeInteraction) -> str:
         response = await interaction.wait_for(

@@ -76,7 +76,8 @@ class ForumScene:
         )
         review = sb.discord.message(reviewed.review_message_id or 0)
         assert review is not None
-        await sb.discord.click_button(review.id, f"approvals:approve:{item.id}", sb.maintainer)
+        shown = sb.discord.component_id(review.id, f"approvals:approve:{item.id}")
+        await sb.discord.click_button(review.id, shown, sb.maintainer)
         filed = await sb.wait_for_item_status(item.id, ItemStatus.FILED, within=self.timeout)
         self.t.say(f"✅ {sb.maintainer.name} approves: issue #{filed.issue_number} is filed")
         await self._until(

@@ -65,3 +65,9 @@ async def first_edit_on(db: Database, item_id: int, draft_revision: int) -> Logg
         if is_edit and isinstance(made_on, int) and made_on >= draft_revision:
             return logged
     return None
+
+
+async def last_edit_seq(db: Database, item_id: int) -> int:
+    """Position of the item's newest logged Edit (0 when none was logged)."""
+    logged = await decisions_after(db, item_id, 0)
+    return max((d.seq for d in logged if d.decision.get("action") == "edit"), default=0)

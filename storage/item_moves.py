@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,32 @@ class DraftChange:
         return self.from_revision is None or revision == self.from_revision
 
 
+class ChangedSinceSeenError(Exception):
+    """The item no longer holds what the decision's maker was shown; nothing was written."""
+
+    def __init__(self, item: FeedbackItem, *, shown: str, current: str) -> None:
+        super().__init__(f"item {item.id} is at {current}, not at {shown} as shown")
+        self.item, self.shown, self.current = item, shown, current
+
+
+@dataclass(frozen=True, slots=True)
+class SeenFingerprint:
+    """A decision made on what its maker was shown: the locked row must still have `value`.
+
+    `of` fingerprints an item (what filing it would write); the move checks it on the row it
+    locks, so a change committed before is seen and one committed after finds the item moved.
+    """
+
+    value: str
+    of: Callable[[FeedbackItem], str]
+
+    def check(self, item: FeedbackItem) -> None:
+        """Raise `ChangedSinceSeenError` unless `item` still has the seen fingerprint."""
+        current = self.of(item)
+        if current != self.value:
+            raise ChangedSinceSeenError(item, shown=self.value, current=current)
+
+
 def item_of(row: Row[Any]) -> FeedbackItem:
     """A detached item from a Core result row (the ORM session is skipped on hot paths)."""
     return FeedbackItem(**row._mapping)
@@ -60,26 +86,32 @@ def move(
     owes: Sequence[Owed] = (),
     audit_action: str = "transition",
     draft: DraftChange | None = None,
+    seen: SeenFingerprint | None = None,
 ) -> Any:
     """One compare-and-set attempt with its audit row: the moved item, None, or `RACED`.
 
-    With a single allowed source status the conditional update alone decides; otherwise
-    the status is read (and locked, on PostgreSQL) first, to record where the move came from.
-    A `draft` change is conditional on its revision too.
+    With a single allowed source status and nothing `seen` to check, the conditional update
+    alone decides; otherwise the row is read (and locked, on PostgreSQL) first, to record
+    where the move came from and check what the decision was made on. A `draft` change is
+    conditional on its revision too.
+
+    Raises:
+        ChangedSinceSeenError: The locked item no longer has the `seen` fingerprint.
     """
     observed: str | None
-    if len(sources) == 1:
+    blind = seen is None and len(sources) == 1
+    if blind:
         (observed,) = sources
     else:
         row = conn.execute(
-            select(_ITEMS.c.status, _ITEMS.c.draft_revision)
-            .where(_ITEMS.c.id == item_id)
-            .with_for_update()
+            select(*ITEM_COLUMNS).where(_ITEMS.c.id == item_id).with_for_update()
         ).one_or_none()
         if row is None or ItemStatus(row.status) not in sources:
             return None
         if draft is not None and not draft.holds(row.draft_revision):
             return None
+        if seen is not None:
+            seen.check(item_of(row))
         observed = row.status
     moved = conn.execute(
         update(_ITEMS)
@@ -92,7 +124,7 @@ def move(
         .returning(*ITEM_COLUMNS)
     ).one_or_none()
     if moved is None:
-        return None if len(sources) == 1 else RACED
+        return None if blind else RACED
     conn.execute(
         insert(AuditEvent).values(
             item_id=item_id,

@@ -14,7 +14,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.batching import MicroBatcher
 from storage.db import Database
-from storage.item_moves import ITEM_COLUMNS, RACED, DraftChange, item_of, move, update_item
+from storage.item_moves import (
+    ITEM_COLUMNS,
+    RACED,
+    DraftChange,
+    SeenFingerprint,
+    item_of,
+    move,
+    update_item,
+)
 from storage.models import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -152,6 +160,7 @@ class ItemRepository:
         owes: Sequence[Owed] = (),
         audit_action: str = "transition",
         draft: DraftChange | None = None,
+        seen: SeenFingerprint | None = None,
         **fields: Any,
     ) -> FeedbackItem | None:
         """Move the item to `to` if its current status allows it; None if it does not.
@@ -161,6 +170,9 @@ class ItemRepository:
         audit row (its action `audit_action`) and the outbox rows the move `owes` are written in
         the same transaction. A move that changes the `draft` bumps its revision, and is
         refused like a status mismatch when the draft is no longer at `draft.from_revision`.
+
+        Raises:
+            ChangedSinceSeenError: The item no longer has the `seen` fingerprint; nothing moved.
         """
         sources = _sources_for(to)
         if not sources:
@@ -182,6 +194,7 @@ class ItemRepository:
                     owes=owes,
                     audit_action=audit_action,
                     draft=draft,
+                    seen=seen,
                 )
             )
             if outcome is not RACED:

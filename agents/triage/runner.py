@@ -11,19 +11,21 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from agents.attachments import attachments_of, classifier_excerpt
 from agents.triage.context import TriageContext
 from agents.triage.filing_retry import AUTO_RETRY_ACTOR
+from agents.triage.fingerprint import changed_since_shown, filing_fingerprint
 from agents.triage.pending import pending_decision
 from agents.triage.report import report_text
 from agents.triage.state import Decision, InputState, Policy
 from bot.bounded import KeyedLocks
 from bot.log import item_context
-from storage.decisions import DECISION_ACTION, last_decision_seq
-from storage.item_moves import DraftChange
+from storage.decisions import DECISION_ACTION, last_decision_seq, last_edit_seq
+from storage.item_moves import ChangedSinceSeenError, DraftChange, SeenFingerprint
 from storage.items import ItemRepository
 from storage.models import FeedbackItem, ItemStatus, SourceKind
 
@@ -64,6 +66,8 @@ class DecisionResult:
     item: FeedbackItem | None = None
     stale_draft: bool = False
     """An Edit refused because the draft changed since the modal it came from was opened."""
+    changed: bool = False
+    """An Approve or Retry refused because what it would file changed since it was shown."""
 
 
 class TriageRunner:
@@ -94,7 +98,7 @@ class TriageRunner:
         self._accepting = True
 
     @staticmethod
-    def _config(item_id: int) -> dict[str, Any]:
+    def _config(item_id: int) -> RunnableConfig:
         return {"configurable": {"thread_id": str(item_id)}}
 
     def _lock(self, item_id: int) -> contextlib.AbstractAsyncContextManager[None]:
@@ -231,13 +235,28 @@ class TriageRunner:
         await self._invoke(None, config)
         return True
 
-    async def _invoke(self, payload: Any, config: dict[str, Any]) -> None:
+    async def _invoke(self, payload: Any, config: RunnableConfig) -> None:
         await self.graph.ainvoke(payload, config, context=self.context, durability="sync")
 
+    async def fingerprint(self, item: FeedbackItem) -> str:
+        """The fingerprint of what filing `item` would write, for its review message now."""
+        assert item.id is not None
+        edit = await last_edit_seq(self.items.db, item.id)
+        pending = False
+        if edit:
+            snapshot = await self.graph.aget_state(self._config(item.id))
+            taken = (snapshot.values or {}).get("decision_seq")
+            pending = taken is not None and int(taken) < edit  # not folded into the draft yet
+        return filing_fingerprint(item, edit_pending=pending)
+
     async def decide(
-        self, item_id: int, decision: Decision, *, wait: bool = False
+        self, item_id: int, decision: Decision, *, wait: bool = False, shown: str | None = None
     ) -> DecisionResult:
-        """Apply a decision if the item is still open to it; then let the graph act."""
+        """Apply a decision if the item is still open to it; then let the graph act.
+
+        `shown` is the fingerprint of the draft the decider saw: an Approve or Retry is
+        refused (`changed`) when filing would no longer write that.
+        """
         target, sources = _DECISION_MOVES[decision.action]
         item = await self.items.get(item_id)
         if item is None:
@@ -255,22 +274,29 @@ class TriageRunner:
             if item.status in sources:
                 target = ItemStatus(item.status)
                 sources = frozenset({target})
-        if decision.action in ("approve", "retry"):
+        files = decision.action in ("approve", "retry")
+        if files:
             automatic = decision.actor == AUTO_RETRY_ACTOR
             extra["filing_retry_at"] = None
             extra["filing_auto_retries"] = item.filing_auto_retries + 1 if automatic else 0
-        # The audit row logs the decision: the graph takes logged decisions in order.
-        moved = await self.items.transition(
-            item_id=item_id,
-            to=target,
-            actor=decision.actor,
-            expected=sources,
-            details=decision.model_dump(exclude_none=True),
-            audit_action=DECISION_ACTION,
-            decision=decision.model_dump(),
-            draft=draft,
-            **extra,
-        )
+        seen = SeenFingerprint(shown, filing_fingerprint) if shown and files else None
+        try:
+            # The audit row logs the decision: the graph takes logged decisions in order.
+            moved = await self.items.transition(
+                item_id=item_id,
+                to=target,
+                actor=decision.actor,
+                expected=sources,
+                details=decision.model_dump(exclude_none=True),
+                audit_action=DECISION_ACTION,
+                decision=decision.model_dump(),
+                draft=draft,
+                seen=seen,
+                **extra,
+            )
+        except ChangedSinceSeenError as changed:
+            message = changed_since_shown(decision.action, changed.shown, changed.current)
+            return DecisionResult(False, message, changed.item, changed=True)
         if moved is None:
             current = await self.items.get(item_id)
             if _stale(current, decision, draft):

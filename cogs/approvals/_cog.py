@@ -22,6 +22,7 @@ from cogs.approvals._stale_edit import answer_stale_edit
 from cogs.approvals._updates import IssueUpdateNotifier
 from cogs.approvals._views import (
     CUSTOM_ID_PREFIX,
+    FILING_ACTIONS,
     MODAL_ACTIONS,
     ModalTarget,
     ReviewButton,
@@ -125,9 +126,16 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
         return await self.services.guild_settings.resolve(guild_id)
 
     async def on_button(
-        self, interaction: discord.Interaction, action: str | None, item_id: int | None
+        self,
+        interaction: discord.Interaction,
+        action: str | None,
+        item_id: int | None,
+        fingerprint: str | None = None,
     ) -> None:
-        """A review button: check who clicked, then decide or open the matching modal."""
+        """A review button: check who clicked, then decide or open the matching modal.
+
+        An Approve or Retry files only what its message showed (its `fingerprint`).
+        """
         if action is None or item_id is None:
             await _reply(interaction, UNKNOWN_BUTTON)
             return
@@ -150,7 +158,7 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
         if action in MODAL_ACTIONS:
             await interaction.response.send_modal(decision_modal(action, item))
         else:
-            await self._decide(interaction, item_id, {"action": action})
+            await self._decide(interaction, item_id, {"action": action}, shown=fingerprint)
 
     async def _full_draft(self, interaction: discord.Interaction, item_id: int) -> None:
         item = await self.services.items.get(item_id)
@@ -216,7 +224,12 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
         )
 
     async def _decide(
-        self, interaction: discord.Interaction, item_id: int, fields: dict[str, Any]
+        self,
+        interaction: discord.Interaction,
+        item_id: int,
+        fields: dict[str, Any],
+        *,
+        shown: str | None = None,
     ) -> None:
         try:
             decision = Decision(
@@ -225,23 +238,27 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
         except ValidationError as exc:
             await _reply(interaction, f"That does not fit: {exc.errors()[0]['msg']}.")
             return
-        result = await self.services.runner.decide(item_id, decision)
+        result = await self.services.runner.decide(item_id, decision, shown=shown)
+        outcome = "accepted" if result.accepted else "refused"
         log.info(
-            "decision %s on item %s by %s: %s",
+            "decision %s on item %s by %s: %s%s",
             decision.action,
             item_id,
             decision.actor,
-            "accepted" if result.accepted else "refused",
+            outcome,
+            " (changed since shown)" if result.changed else "",
         )
         if result.stale_draft and decision.draft_revision is not None:
             await self._stale_edit(interaction, item_id, decision.draft_revision)
             return
+        if result.changed:
+            await self._refresh_review(item_id)  # what filing would write now, then the answer
         await _reply(interaction, result.message)
         if result.accepted and decision.action in ("approve", "retry"):
-            await self._show_progress(item_id)
+            await self._refresh_review(item_id)
 
-    async def _show_progress(self, item_id: int) -> None:
-        """Take the buttons off at once while the issue is being filed."""
+    async def _refresh_review(self, item_id: int) -> None:
+        """Show the item as it is now: buttons off while filing, or the changed draft."""
         try:
             await self.notifier.refresh(item_id)
         except discord.HTTPException:
@@ -308,7 +325,8 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
         decision = Decision.model_validate(
             {"action": action, "actor": actor_of(member), "actor_id": member.id}
         )
-        result = await self.services.runner.decide(item.id, decision)
+        shown = await self._shown_fingerprint(payload) if action == "approve" else None
+        result = await self.services.runner.decide(item.id, decision, shown=shown)
         log.info(
             "reaction %s on item %s by %s: %s",
             action,
@@ -316,8 +334,48 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
             decision.actor,
             "accepted" if result.accepted else result.message,
         )
-        if result.accepted and action == "approve":
-            await self._show_progress(item.id)
+        if result.changed:
+            await self._remove_reaction(payload)
+            await self._refresh_review(item.id)
+            await self._tell_in_review_channel(payload, result.message)
+        elif result.accepted and action == "approve":
+            await self._refresh_review(item.id)
+
+    async def _shown_fingerprint(self, payload: discord.RawReactionActionEvent) -> str | None:
+        """The fingerprint the reacted-to review message shows (None: none, or unknown).
+
+        A reaction says nothing of what was on screen: the message as Discord has it now is
+        the closest answer, and a draft changed but not yet shown there is then refused.
+        """
+        channel = self.bot.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
+        try:
+            message = await channel.fetch_message(payload.message_id)
+        except discord.HTTPException:
+            log.info("could not read review message %s; approving unchecked", payload.message_id)
+            return None
+        view = discord.ui.View.from_message(message, timeout=None)
+        for child in view.walk_children():
+            shown = parse_custom_id(str(getattr(child, "custom_id", None) or ""))
+            if shown.action in FILING_ACTIONS and shown.fingerprint:
+                return shown.fingerprint
+        return None
+
+    async def _tell_in_review_channel(
+        self, payload: discord.RawReactionActionEvent, text: str
+    ) -> None:
+        """Answer a reaction with a reply to the review message (mentions nobody)."""
+        if not await self.bot.directory.may_post(payload.guild_id, payload.channel_id):
+            return
+        channel = self.bot.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
+        review = channel.get_partial_message(payload.message_id)
+        try:
+            await channel.send(
+                text,
+                reference=review.to_reference(fail_if_not_exists=False),
+                allowed_mentions=NO_PINGS,
+            )
+        except discord.HTTPException:
+            log.info("could not answer a reaction on review message %s", payload.message_id)
 
     async def _item_for_review_message(self, message_id: int) -> FeedbackItem | None:
         item = await self.services.items.by_review_message(message_id)
@@ -330,7 +388,7 @@ class ApprovalsCog(commands.Cog, name="Approvals"):
         try:
             await message.remove_reaction(payload.emoji, discord.Object(id=payload.user_id))
         except discord.HTTPException:
-            log.info("could not remove a non-maintainer's reaction on %s", payload.message_id)
+            log.info("could not remove a reaction on %s", payload.message_id)
 
     # -- restart recovery ----------------------------------------------------------------
 

@@ -113,7 +113,10 @@ class ReviewNotifier:
             retry_limit=self.services.settings.triage.filing_auto_retries,
             reporters=(counted.issue_number, counted.reporters) if counted else None,
         )
-        return {"embed": embed, "view": review_view(item, full_draft=needs_full_draft(item, embed))}
+        waiting = item.status in WAITING_STATUSES
+        fingerprint = await self.services.runner.fingerprint(item) if waiting else None
+        view = review_view(item, full_draft=needs_full_draft(item, embed), fingerprint=fingerprint)
+        return {"embed": embed, "view": view}
 
     def _channel(self, channel_id: int, guild_id: int | None) -> discord.PartialMessageable:
         return self.bot.get_partial_messageable(channel_id, guild_id=guild_id)

@@ -6,11 +6,12 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import discord
 
 from agents.text import truncate
+from agents.triage.fingerprint import FINGERPRINT_REGEX
 from cogs._handlers import cog_or_apology
 from cogs._modals import text_value
 from cogs.approvals._draft import FULL_DRAFT, TEXT_INPUT_LIMIT, body_too_long_to_edit
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 ACTIONS = ("approve", "reject", "edit", "duplicate", "retry", FULL_DRAFT)
 MODAL_ACTIONS = frozenset({"reject", "edit", "duplicate"})
+#: Buttons that file the draft: their ids carry the fingerprint of what their message showed.
+FILING_ACTIONS = frozenset({"approve", "retry"})
 CUSTOM_ID_PREFIX = "approvals"
 MODAL_TIMEOUT_SECONDS = 900
 
@@ -38,12 +41,23 @@ KEPT_BODY_HINT = (
     "The body is {chars:,} characters (see Full draft). "
     "Leave empty to keep it; text here replaces it."
 )
-_ID_PART = re.compile(r"^(?P<action>[a-z]+):(?P<item_id>\d{1,19})$")
+_ID_PART = re.compile(
+    rf"^(?P<action>[a-z]+):(?P<item_id>\d{{1,19}})(?::(?P<fingerprint>{FINGERPRINT_REGEX}))?$"
+)
 #: A modal's id: a button's, then (an Edit's) the draft revision it was opened on (it fits
 #: the 32-bit column, so a forged id is compared, never refused by the database).
 _MODAL_ID_PART = re.compile(
     r"^(?P<action>[a-z]+):(?P<item_id>\d{1,19})(?::r(?P<revision>\d{1,9}))?$"
 )
+
+
+class ButtonId(NamedTuple):
+    """What a review button's custom_id says (all None when it is not one we made)."""
+
+    action: str | None
+    item_id: int | None
+    fingerprint: str | None = None
+    """An Approve's or Retry's: what filing would write as its message showed (None: older)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,24 +74,32 @@ class ReviewHandler(Protocol):
     """What the buttons call (implemented by the approvals cog)."""
 
     async def on_button(
-        self, interaction: discord.Interaction, action: str | None, item_id: int | None
+        self,
+        interaction: discord.Interaction,
+        action: str | None,
+        item_id: int | None,
+        fingerprint: str | None = None,
     ) -> None:
-        """A review button was clicked; `action`/`item_id` are None for unreadable ids."""
+        """A review button was clicked; `action`/`item_id` are None for unreadable ids.
+
+        `fingerprint` is that of the draft the button was shown with (None on older ones).
+        """
         ...
 
 
-def custom_id_for(action: str, item_id: int) -> str:
-    """`approvals:<action>:<item id>`."""
-    return f"{CUSTOM_ID_PREFIX}:{action}:{item_id}"
+def custom_id_for(action: str, item_id: int, fingerprint: str | None = None) -> str:
+    """`approvals:<action>:<item id>`, then `:<fingerprint>` when given (at most 52 chars)."""
+    base = f"{CUSTOM_ID_PREFIX}:{action}:{item_id}"
+    return f"{base}:{fingerprint}" if fingerprint else base
 
 
-def parse_custom_id(custom_id: str) -> tuple[str | None, int | None]:
-    """(action, item id) of a review button id, or (None, None) when it is not one we made."""
+def parse_custom_id(custom_id: str) -> ButtonId:
+    """What a review button's id says; all None when it is not one we made."""
     rest = custom_id.removeprefix(f"{CUSTOM_ID_PREFIX}:")
     match = _ID_PART.match(rest)
     if match is None or match["action"] not in ACTIONS:
-        return None, None
-    return match["action"], int(match["item_id"])
+        return ButtonId(None, None)
+    return ButtonId(match["action"], int(match["item_id"]), match["fingerprint"])
 
 
 def modal_custom_id_for(action: str, item_id: int, draft_revision: int | None = None) -> str:
@@ -103,18 +125,26 @@ class ReviewButton(
 ):
     """One review action on one item; everything it needs lives in its custom_id."""
 
-    def __init__(self, action: str, item_id: int, *, custom_id: str | None = None) -> None:
+    def __init__(
+        self,
+        action: str,
+        item_id: int,
+        *,
+        fingerprint: str | None = None,
+        custom_id: str | None = None,
+    ) -> None:
         label, style, emoji = _BUTTON_LOOKS.get(action, ("?", discord.ButtonStyle.secondary, "❔"))
         super().__init__(
             discord.ui.Button(
                 label=label,
                 style=style,
                 emoji=emoji,
-                custom_id=custom_id or custom_id_for(action, item_id),
+                custom_id=custom_id or custom_id_for(action, item_id, fingerprint),
             )
         )
         self.action: str | None = action if action in ACTIONS else None
         self.item_id: int | None = item_id if self.action else None
+        self.fingerprint = fingerprint if self.action else None
 
     @classmethod
     async def from_custom_id(
@@ -126,9 +156,11 @@ class ReviewButton(
     ) -> ReviewButton:
         """Rebuild the button from a clicked component (after a restart too)."""
         custom_id = str(getattr(item, "custom_id", "") or "")
-        action, item_id = parse_custom_id(custom_id)
-        button = cls(action or "unknown", item_id or 0, custom_id=custom_id)
-        button.action, button.item_id = action, item_id
+        action, item_id, fingerprint = parse_custom_id(custom_id)
+        button = cls(
+            action or "unknown", item_id or 0, fingerprint=fingerprint, custom_id=custom_id
+        )
+        button.action, button.item_id, button.fingerprint = action, item_id, fingerprint
         return button
 
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -137,13 +169,16 @@ class ReviewButton(
             interaction, "Approvals", "Reviews are"
         )
         if handler is not None:
-            await handler.on_button(interaction, self.action, self.item_id)
+            await handler.on_button(interaction, self.action, self.item_id, self.fingerprint)
 
 
-def review_view(item: FeedbackItem, *, full_draft: bool = False) -> discord.ui.View | None:
+def review_view(
+    item: FeedbackItem, *, full_draft: bool = False, fingerprint: str | None = None
+) -> discord.ui.View | None:
     """The buttons a review message shows in the item's current status (None: no buttons).
 
-    `full_draft` adds the "Full draft" button, for a draft the embed shows only in part.
+    `full_draft` adds the "Full draft" button, for a draft the embed shows only in part;
+    `fingerprint` (of what filing would write) goes into the ids of the buttons that file.
     """
     assert item.id is not None
     view = discord.ui.View(timeout=None)
@@ -154,7 +189,8 @@ def review_view(item: FeedbackItem, *, full_draft: bool = False) -> discord.ui.V
         actions = ("retry", "edit", "reject")
     if actions:
         for action in actions + ((FULL_DRAFT,) if full_draft else ()):
-            view.add_item(ReviewButton(action, item.id))
+            shown = fingerprint if action in FILING_ACTIONS else None
+            view.add_item(ReviewButton(action, item.id, fingerprint=shown))
         return view
     if item.issue_url and item.issue_url.startswith(("http://", "https://")):
         label = f"Open issue #{item.issue_number}" if item.issue_number else "Open issue"

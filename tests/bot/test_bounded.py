@@ -81,9 +81,8 @@ async def _file_reports(sb: Sandbox) -> None:
         assert item.id is not None
         review_id = await sb.wait_for_review_message(item.id, within=WAIT)
         await sb.wait_for_item_status(item.id, ItemStatus.AWAITING_REVIEW, within=WAIT)
-        click = await sb.discord.click_button(
-            review_id, f"approvals:approve:{item.id}", sb.maintainer
-        )
+        shown = sb.discord.component_id(review_id, f"approvals:approve:{item.id}")
+        click = await sb.discord.click_button(review_id, shown, sb.maintainer)
         await click.wait_response(timeout=5)
     for item in items:
         await sb.wait_for_item_status(item.id or 0, ItemStatus.FILED, within=WAIT)

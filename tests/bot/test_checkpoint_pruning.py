@@ -60,7 +60,8 @@ async def test_checkpoints_of_a_filed_item_are_pruned_and_its_audit_trail_stays(
     filed, review_id = await _in_review(sb, BUG)
     waiting, _ = await _in_review(sb, OTHER_BUG)
     assert filed.id is not None and waiting.id is not None
-    click = await sb.discord.click_button(review_id, f"approvals:approve:{filed.id}", sb.maintainer)
+    shown = sb.discord.component_id(review_id, f"approvals:approve:{filed.id}")
+    click = await sb.discord.click_button(review_id, shown, sb.maintainer)
     await click.wait_response(timeout=5)
     await sb.wait_for_item(lambda i: i.flow_done, item_id=filed.id, within=WAIT)
     await _runs_done(sb)

@@ -196,10 +196,10 @@ class Deployment:
     async def click(
         self, review: StoredMessage, action: str, item_id: int, user: FakeUser | None = None
     ) -> FakeInteraction:
-        """Click a review button; returns once the bot sent its first response."""
-        interaction = await self.discord.click_button(
-            review.id, f"approvals:{action}:{item_id}", user or self.maintainer
-        )
+        """Click a review button as the message shows it now; returns once the bot sent its
+        first response."""
+        shown = self.discord.component_id(review.id, f"approvals:{action}:{item_id}")
+        interaction = await self.discord.click_button(review.id, shown, user or self.maintainer)
         await interaction.wait_response(timeout=10)
         return interaction
 

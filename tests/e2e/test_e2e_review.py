@@ -34,7 +34,7 @@ async def test_approve_files_one_issue_and_tells_the_reporter(shared: Deployment
     await shared.discord.wait_for_reaction(message_id, "👀", timeout=30)
     item = await shared.wait_status(item_id, ItemStatus.AWAITING_REVIEW)
     review = await shared.review_of(item_id)
-    assert f"approvals:approve:{item_id}" in review.custom_ids()
+    assert review.has_component(f"approvals:approve:{item_id}")
     shown = embed_text(review)
     assert "export" in shown.lower()
     assert field_value(review, "Kind") == item.kind

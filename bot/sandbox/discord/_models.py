@@ -252,6 +252,25 @@ class StoredMessage:
         walk(self.components)
         return found
 
+    def component_id(self, key: str) -> str:
+        """The custom_id that is `key`, or `key` plus `:`-separated state (a revision).
+
+        Raises:
+            KeyError: No component on the message has such an id.
+        """
+        for custom_id in self.custom_ids():
+            if custom_id == key or custom_id.startswith(f"{key}:"):
+                return custom_id
+        raise KeyError(f"message {self.id} has no component {key!r}")
+
+    def has_component(self, key: str) -> bool:
+        """Whether the message shows a component whose id is `key` (with or without state)."""
+        try:
+            self.component_id(key)
+        except KeyError:
+            return False
+        return True
+
     def snapshot(self) -> Payload:
         """Deep copy of the current payload."""
         return copy.deepcopy(self.payload)

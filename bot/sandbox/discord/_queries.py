@@ -47,6 +47,17 @@ class RecordQueries:
         """A stored message by id."""
         return self.state.messages.get(message_id)
 
+    def component_id(self, message_id: int, key: str) -> str:
+        """The custom_id the message shows for `key` (see `StoredMessage.component_id`).
+
+        Raises:
+            KeyError: No such message, or no such component on it.
+        """
+        stored = self.state.messages.get(message_id)
+        if stored is None:
+            raise KeyError(f"no message {message_id}")
+        return stored.component_id(key)
+
     def attachment_bytes(self, attachment: Payload) -> bytes:
         """The uploaded content of an attachment object of a stored message."""
         return self.attachments.blobs[int(attachment["id"])]

@@ -235,9 +235,9 @@ async def test_status_in_one_server_shows_nothing_of_another(servers: Servers) -
     b_filed = await _reviewed(
         sb, b.feedback, b.reporter, "The calendar shows Monday twice in the week view"
     )
-    approve = await sb.discord.click_button(
-        b_filed.review_message_id or 0, f"approvals:approve:{b_filed.id}", b.maintainer
-    )
+    review_id = b_filed.review_message_id or 0
+    shown = sb.discord.component_id(review_id, f"approvals:approve:{b_filed.id}")
+    approve = await sb.discord.click_button(review_id, shown, b.maintainer)
     await approve.wait_response()
     await sb.wait_for_item_status(b_filed.id or 0, ItemStatus.FILED, within=WAIT)
     await asyncio.sleep(1.1)

@@ -12,6 +12,7 @@ import pytest
 from bot.github import RetryPolicy
 from bot.sandbox.discord import FakeInteraction, FakeUser, InteractionResponse, StoredMessage
 from bot.sandbox.stack import Sandbox, sandbox_stack
+from cogs.approvals._views import custom_id_for, parse_custom_id
 from storage.embeddings import Embedder
 from storage.models import FeedbackItem
 from storage.outbox import OutboxRepository
@@ -64,9 +65,10 @@ class Flow:
     async def click(
         self, review: StoredMessage, action: str, item_id: int, user: FakeUser | None = None
     ) -> FakeInteraction:
-        """Click `approvals:<action>:<item id>` on the review message."""
+        """Click the `approvals:<action>:<item id>` button the review message shows now."""
+        shown = self.sb.discord.component_id(review.id, f"approvals:{action}:{item_id}")
         interaction = await self.sb.discord.click_button(
-            review.id, f"approvals:{action}:{item_id}", user or self.sb.maintainer
+            review.id, shown, user or self.sb.maintainer
         )
         await interaction.wait_response(timeout=5)
         return interaction
@@ -116,11 +118,25 @@ class Flow:
             assert loop.time() < deadline, f"item {item_id}: outbox rows still pending"
             await asyncio.sleep(0.05)
 
+    async def shows_current_draft(self, review_id: int, item_id: int) -> None:
+        """Wait until the review message shows the draft as stored (an Edit folded in)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT
+        while True:
+            item, stored = await self.sb.item(item_id), self.sb.discord.message(review_id)
+            if item is not None and stored is not None:
+                current = await self.sb.services.runner.fingerprint(item)
+                if current in {parse_custom_id(c).fingerprint for c in stored.custom_ids()}:
+                    return
+            assert loop.time() < deadline, f"review {review_id} never showed the current draft"
+            await asyncio.sleep(0.05)
+
     def approvals_buttons(self, message_id: int) -> list[str]:
-        """Custom ids of the approval buttons still on a message."""
+        """Ids of the approval buttons still on a message, without their fingerprints."""
         stored = self.sb.discord.message(message_id)
         assert stored is not None
-        return [c for c in stored.custom_ids() if c.startswith("approvals:")]
+        ids = (parse_custom_id(c) for c in stored.custom_ids() if c.startswith("approvals:"))
+        return [custom_id_for(i.action, i.item_id) for i in ids if i.action and i.item_id]
 
     def issues(self) -> list[Any]:
         """Issues in the sandbox repository."""

@@ -218,9 +218,10 @@ async def test_guild_owner_may_decide_without_the_role(sb: Sandbox, flow: Any) -
 async def test_two_simultaneous_approves_file_one_issue(sb: Sandbox, flow: Any) -> None:
     item, review = await flow.report()
     second = sb.discord.add_user("second-maintainer", roles=[sb.discord.maintainer_role_id])
+    shown = sb.discord.component_id(review.id, f"approvals:approve:{item.id}")
     clicks = await asyncio.gather(
-        sb.discord.click_button(review.id, f"approvals:approve:{item.id}", sb.maintainer),
-        sb.discord.click_button(review.id, f"approvals:approve:{item.id}", second),
+        sb.discord.click_button(review.id, shown, sb.maintainer),
+        sb.discord.click_button(review.id, shown, second),
     )
     answers = sorted([await flow.answer(c) for c in clicks])
     assert sum("Approved" in a for a in answers) == 1

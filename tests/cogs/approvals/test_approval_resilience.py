@@ -63,7 +63,7 @@ async def test_github_down_past_retries_fails_then_retry_files(sb: Sandbox, flow
     await sb.wait_for_item_status(item.id, ItemStatus.FAILED, within=WAIT)
     failed_view = await sb.discord.wait_for_message(
         sb.discord.review_channel_id,
-        lambda m: m.id == review.id and f"approvals:retry:{item.id}" in m.custom_ids(),
+        lambda m: m.id == review.id and m.has_component(f"approvals:retry:{item.id}"),
         timeout=WAIT,
     )
     assert sorted(flow.approvals_buttons(failed_view.id)) == [

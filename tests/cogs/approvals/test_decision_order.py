@@ -1,4 +1,9 @@
-"""Decisions on one item are applied in order: an Approve right after an Edit files the edit."""
+"""Decisions on one item are applied in order: an Approve right after an Edit files the edit.
+
+An Approve button carries the revision of the draft it was shown with: one shown before an
+Edit is refused, and the refreshed review's files the edit. Buttons without a revision
+(rendered by an older version) are taken in order like any decision.
+"""
 
 from __future__ import annotations
 
@@ -23,16 +28,23 @@ REPORTS = (
 )
 
 
-async def _edit_then_approve(flow: Flow, item: FeedbackItem, review: Any, title: str) -> float:
-    """Submit an Edit, and click Approve as soon as the edit is acknowledged; returns the gap."""
+async def _edit(flow: Flow, item: FeedbackItem, review: Any, title: str) -> None:
+    """Submit an Edit of the title and labels; returns once it is acknowledged."""
     assert item.id is not None
     opened = await flow.click(review, "edit", item.id)
     submitted = await flow.submit(opened, {"title": title, "labels": "bug, edited"}, review)
     assert (await flow.answer(submitted)).startswith("Edited")
+
+
+async def _edit_then_approve(flow: Flow, item: FeedbackItem, review: Any, title: str) -> float:
+    """Submit an Edit, and click an Approve without a revision (an old button) as soon as the
+    edit is acknowledged; returns the gap."""
+    assert item.id is not None
+    await _edit(flow, item, review, title)
     loop = asyncio.get_running_loop()
     acknowledged = loop.time()
     approve = await flow.sb.discord.click_button(
-        review.id, f"approvals:approve:{item.id}", flow.sb.maintainer
+        review.id, f"approvals:approve:{item.id}", flow.sb.maintainer, check_exists=False
     )
     gap = loop.time() - acknowledged
     assert (await flow.answer(approve)).startswith("Approved")
@@ -107,3 +119,37 @@ async def test_reconcile_files_an_item_stranded_in_approved_once(
         await asyncio.sleep(0.5)
         assert len(sb.github.issues_in(sb.repo)) == 1
         assert len(sb.github.requests_to("POST", "/repos/acme/widgets/issues")) == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_approve_shown_before_an_edit_is_refused_and_the_refreshed_one_files_it(
+    backend: str, tmp_path: Path, sentence_model: Any, flow_for: Any
+) -> None:
+    async with sandbox_on(backend, tmp_path, sentence_model) as sb:
+        flow: Flow = flow_for(sb)
+        item, review = await flow.report()
+        assert item.id is not None
+        before = sb.discord.component_id(review.id, f"approvals:approve:{item.id}")
+        title = "Export crashes on the settings page"
+        await _edit(flow, item, review, title)
+
+        stale = await sb.discord.click_button(review.id, before, sb.maintainer, check_exists=False)
+        assert await flow.answer(stale) == (
+            "The draft changed since this was shown; "
+            "the review is updated, check it and Approve again."
+        )
+        refreshed = await sb.discord.wait_for_message(
+            sb.discord.review_channel_id,
+            lambda m: m.id == review.id and title in str(m.embeds),
+            timeout=WAIT,
+        )
+        current = refreshed.component_id(f"approvals:approve:{item.id}")
+        assert current != before
+        waiting = await sb.item(item.id)
+        assert waiting is not None and waiting.status == ItemStatus.AWAITING_REVIEW
+        assert sb.github.issues_in(sb.repo) == []
+
+        again = await sb.discord.click_button(review.id, current, sb.maintainer)
+        assert (await flow.answer(again)).startswith("Approved")
+        filed = await sb.wait_for_item_status(item.id, ItemStatus.FILED, within=WAIT)
+        _assert_filed_with_edit(sb, filed, title)

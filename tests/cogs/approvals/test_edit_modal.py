@@ -51,4 +51,4 @@ def test_modal_ids_from_before_revisions_and_foreign_ids() -> None:
     assert parse_modal_custom_id("approvals:reject:7") == ModalTarget("reject", 7, None)
     assert parse_modal_custom_id("approvals:approve:7") is None
     assert parse_modal_custom_id("approvals:edit:7:rx") is None
-    assert parse_custom_id("approvals:edit:7:r1") == (None, None), "never a button's id"
+    assert parse_custom_id("approvals:edit:7:r1").action is None, "never a button's id"

@@ -106,6 +106,7 @@ async def test_editing_a_long_draft_keeps_its_body_unless_replaced(
         assert item is not None and item.spec is not None
         assert item.spec["description"] == LONG_DESCRIPTION
         assert item.spec["labels"] == ["bug"]
+        await flow.shows_current_draft(review_id, item_id)
         await flow.click(review, "approve", item_id)
         filed = await sb.wait_for_item(lambda i: i.issue_number is not None, item_id=item_id)
         (issue,) = [i for i in flow.issues() if i.number == filed.issue_number]

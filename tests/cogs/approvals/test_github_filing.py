@@ -34,7 +34,7 @@ async def _wait_failures(sb: Sandbox, item_id: int, count: int, review_id: int) 
     await sb.wait_for_item_status(item_id, ItemStatus.FAILED, within=WAIT)
     await sb.discord.wait_for_message(
         sb.discord.review_channel_id,
-        lambda m: m.id == review_id and f"approvals:retry:{item_id}" in m.custom_ids(),
+        lambda m: m.id == review_id and m.has_component(f"approvals:retry:{item_id}"),
         timeout=WAIT,
     )
 
@@ -93,6 +93,7 @@ async def test_forged_markers_are_inert_and_a_crash_recovers_only_the_bots_issue
         await sb.wait_for_item(
             lambda i: forged in str((i.spec or {}).get("description")), item_id=first.id
         )
+        await flow.shows_current_draft(review.id, first.id)
         await flow.click(review, "approve", first.id)
         filed = await sb.wait_for_item_status(first.id, ItemStatus.FILED, within=WAIT)
         (issue,) = sb.github.issues_in(sb.repo)

@@ -43,9 +43,9 @@ async def _reviewed(sb: Sandbox, text: str, author: FakeUser) -> FeedbackItem:
 
 
 async def _click(sb: Sandbox, item: FeedbackItem, action: str) -> Any:
-    interaction = await sb.discord.click_button(
-        item.review_message_id or 0, f"approvals:{action}:{item.id}", sb.maintainer
-    )
+    review_id = item.review_message_id or 0
+    shown = sb.discord.component_id(review_id, f"approvals:{action}:{item.id}")
+    interaction = await sb.discord.click_button(review_id, shown, sb.maintainer)
     await interaction.wait_response(timeout=5)
     return interaction
 

@@ -49,9 +49,8 @@ async def _file(sb: Sandbox, files: list[FakeFile], text: str = REPORT) -> tuple
     item = await sb.wait_for_item_from_message(int(posted["id"]), within=WAIT)
     assert item.id is not None
     review_id = await sb.wait_for_review_message(item.id, within=WAIT)
-    clicked = await sb.discord.click_button(
-        review_id, f"approvals:approve:{item.id}", sb.maintainer
-    )
+    shown = sb.discord.component_id(review_id, f"approvals:approve:{item.id}")
+    clicked = await sb.discord.click_button(review_id, shown, sb.maintainer)
     await clicked.wait_response(timeout=5)
     filed = await sb.wait_for_item_status(item.id, ItemStatus.FILED, within=WAIT)
     (issue,) = [i for i in sb.github.issues_in(sb.repo) if i.number == filed.issue_number]

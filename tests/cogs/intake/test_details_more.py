@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from bot.sandbox.discord._payloads import thread_payload
 from bot.sandbox.stack import Sandbox, sandbox_stack
 from storage.embeddings import Embedder
 from storage.models import FeedbackItem, ItemStatus
+from tests.cogs.approvals.conftest import Flow
 
 WAIT = 30.0
 THIN_REPORT = "the app crashes all the time"
@@ -19,6 +21,7 @@ ANSWER = "1. open settings 2. tap export. Version 2.1 on Android 14"
 MORE = "It also happens on my tablet when the battery saver is on"
 TOO_LATE = "Oh and it crashes on the web version as well"
 MORE_HEADING = "More from the reporter"
+UNSEEN = "It only fails when the file has spaces in the name, others upload fine"
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +77,19 @@ async def _settled(sb: Sandbox) -> None:
     await asyncio.sleep(0.5)
 
 
+def _approve_button(sb: Sandbox, item: FeedbackItem) -> str:
+    """The custom_id of the Approve button the item's review message shows now."""
+    review = sb.discord.message(item.review_message_id or 0)
+    assert review is not None
+    return review.component_id(f"approvals:approve:{item.id}")
+
+
+def _issues_of(sb: Sandbox, item_id: int) -> list[Any]:
+    """Issues in the sandbox repository that carry the item's marker."""
+    marker = f"<!-- iterateswarm:item:{item_id} -->"
+    return [i for i in sb.github.issues_in(sb.repo) if marker in (i.body or "")]
+
+
 async def _items_from(sb: Sandbox, message_ids: list[int]) -> list[FeedbackItem]:
     found = [await sb.services.items.get_by_source(f"message:{m}") for m in message_ids]
     return [item for item in found if item is not None]
@@ -96,7 +112,7 @@ async def test_a_second_reply_reaches_the_item_and_its_issue_not_a_new_item(sb: 
     assert MORE in stored.reporter_more and "desktop" not in stored.reporter_more
 
     click = await sb.discord.click_button(
-        item.review_message_id, f"approvals:approve:{item.id}", sb.maintainer
+        item.review_message_id, _approve_button(sb, item), sb.maintainer
     )
     await click.wait_response(timeout=5)
     filed = await sb.wait_for_item_status(item.id, ItemStatus.FILED, within=WAIT)
@@ -145,3 +161,95 @@ async def test_deleting_the_details_thread_keeps_the_report(sb: Sandbox) -> None
     kept = await sb.item(item.id)
     assert kept is not None
     assert (kept.status, kept.raw_text) == (ItemStatus.AWAITING_REVIEW, report)
+
+
+async def test_approve_on_the_review_shown_before_a_reply_files_only_once_it_is_seen(
+    sb: Sandbox,
+) -> None:
+    reporter = sb.discord.add_user("noa")
+    item, thread_id = await _answered(sb, reporter, "the upload button is broken")
+    assert item.id is not None and item.review_message_id is not None
+    review_id, shown = item.review_message_id, _approve_button(sb, item)
+    # Discord holds the review's refresh back for a moment (a rate limit), as it may.
+    sb.discord.inject_failure("PATCH", rf"/messages/{review_id}$", retry_after=1.5)
+    more = await sb.discord.post_message(thread_id, reporter, UNSEEN)
+    await sb.discord.wait_for_reaction(int(more["id"]), "✅", timeout=WAIT)
+
+    stale = await sb.discord.click_button(review_id, shown, sb.maintainer)
+    answer = await Flow(sb).answer(stale)
+    assert answer == (
+        "The reporter added details since this was shown; "
+        "the review is updated, check it and Approve again."
+    )
+    assert "spaces in the name" in await _review_fields(sb, review_id, "spaces in the name")
+    waiting = await sb.item(item.id)
+    assert waiting is not None and waiting.status == ItemStatus.AWAITING_REVIEW
+    assert _issues_of(sb, item.id) == []
+
+    again = await sb.discord.click_button(review_id, _approve_button(sb, item), sb.maintainer)
+    assert (await Flow(sb).answer(again)).startswith("Approved")
+    await sb.wait_for_item_status(item.id, ItemStatus.FILED, within=WAIT)
+    (issue,) = _issues_of(sb, item.id)
+    assert issue.body is not None and UNSEEN in issue.body
+    sb.discord.assert_never_pinged()
+
+
+async def test_an_approve_reaction_on_the_review_shown_before_a_reply_is_refused(
+    sb: Sandbox,
+) -> None:
+    reporter = sb.discord.add_user("pia")
+    item, thread_id = await _answered(sb, reporter, "the print preview is broken")
+    assert item.id is not None and item.review_message_id is not None
+    review_id, channel = item.review_message_id, sb.discord.review_channel_id
+    sb.discord.inject_failure("PATCH", rf"/messages/{review_id}$", retry_after=1.5)
+    more = await sb.discord.post_message(thread_id, reporter, UNSEEN)
+    await sb.discord.wait_for_reaction(int(more["id"]), "✅", timeout=WAIT)
+
+    await sb.discord.add_reaction(channel, review_id, sb.maintainer, "✅")
+    told = await sb.discord.wait_for_message(
+        channel, lambda m: m.content.startswith("The reporter added details"), timeout=WAIT
+    )
+    assert told.payload.get("message_reference", {}).get("message_id") == str(review_id)
+    assert sb.maintainer.id not in sb.discord.reactions_on(review_id).get("✅", [])
+    await _review_fields(sb, review_id, "spaces in the name")
+    waiting = await sb.item(item.id)
+    assert waiting is not None and waiting.status == ItemStatus.AWAITING_REVIEW
+    assert _issues_of(sb, item.id) == []
+
+    await sb.discord.add_reaction(channel, review_id, sb.maintainer, "✅")
+    await sb.wait_for_item_status(item.id, ItemStatus.FILED, within=WAIT)
+    (issue,) = _issues_of(sb, item.id)
+    assert issue.body is not None and UNSEEN in issue.body
+    sb.discord.assert_never_pinged()
+
+
+async def test_an_approve_button_rendered_without_a_revision_still_approves(sb: Sandbox) -> None:
+    reporter = sb.discord.add_user("ola")
+    item, thread_id = await _answered(sb, reporter, "the calendar view is broken")
+    assert item.id is not None and item.review_message_id is not None
+    more = await sb.discord.post_message(thread_id, reporter, UNSEEN)
+    await sb.discord.wait_for_reaction(int(more["id"]), "✅", timeout=WAIT)
+    await _review_fields(sb, item.review_message_id, "spaces in the name")
+    old_id = f"approvals:approve:{item.id}"
+    _render_as_before_revisions(sb, item.review_message_id, old_id)
+
+    click = await sb.discord.click_button(item.review_message_id, old_id, sb.maintainer)
+    assert (await Flow(sb).answer(click)).startswith("Approved")
+    await sb.wait_for_item_status(item.id, ItemStatus.FILED, within=WAIT)
+    (issue,) = _issues_of(sb, item.id)
+    assert issue.body is not None and UNSEEN in issue.body
+
+
+def _render_as_before_revisions(sb: Sandbox, message_id: int, old_id: str) -> None:
+    """Make the message carry `old_id` where it carries `old_id:<revision>` (an old render)."""
+    stored = sb.discord.message(message_id)
+    assert stored is not None
+
+    def walk(components: list[dict[str, Any]]) -> None:
+        for component in components:
+            if str(component.get("custom_id", "")).startswith(f"{old_id}:"):
+                component["custom_id"] = old_id
+            walk(component.get("components", []))
+
+    walk(stored.payload.get("components", []))
+    assert old_id in stored.custom_ids()

@@ -127,4 +127,4 @@ async def test_an_edit_after_review_is_shown_on_the_review(sb: Sandbox) -> None:
     edited = await sb.item(item.id)
     assert edited is not None and edited.edited_text == EDITED
     review = sb.discord.message(review_id)
-    assert review is not None and f"approvals:approve:{item.id}" in review.custom_ids()
+    assert review is not None and review.has_component(f"approvals:approve:{item.id}")
