@@ -111,9 +111,22 @@ def test_safe_within_cuts_before_the_hygiene() -> None:
     assert safe_within("x" * 50, 0) == ("", True)
 
 
-def test_pathological_backticks_stay_fast() -> None:
-    text = ("` " * 20_000) + ("``" * 5_000) + "@x"
-    started = time.perf_counter()
-    safe = github_safe(text)
-    assert time.perf_counter() - started < 2.0
-    assert effects(safe, repo=REPO).mentions == []
+def _best_seconds(text: str) -> float:
+    """Shortest of three runs of `github_safe` (load on the machine only adds time)."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        github_safe(text)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def test_pathological_backticks_take_linear_time() -> None:
+    """Four times the backticks take about four times as long, not sixteen (quadratic)."""
+
+    def backticks(n: int) -> str:
+        return ("` " * 4 * n) + ("``" * n) + "@x"
+
+    small, large = _best_seconds(backticks(2_500)), _best_seconds(backticks(10_000))
+    assert large < 8 * small + 0.05, (small, large)
+    assert effects(github_safe(backticks(5_000)), repo=REPO).mentions == []
