@@ -119,6 +119,7 @@ def _predict_folds(
     seed: int,
     tune: bool,
     int8: bool = False,
+    only_fold: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Held-out predictions (title + body, title only, int8 title + body) of one k-fold split.
 
@@ -136,6 +137,8 @@ def _predict_folds(
     int8_pred = np.zeros(len(issues.labels), dtype=np.int64) if int8 else None
     base_int8 = quantized_embedder(load_model(adapter=None)) if int8 and not tune else None
     for fold, (train, test) in enumerate(splitter.split(issues.labels, issues.labels)):
+        if only_fold is not None and fold != only_fold:
+            continue
         started = time.perf_counter()
         if tune:
             fold_issues, fold_prototypes, quantized = _tuned_fold(issues, train, int8)
@@ -366,10 +369,27 @@ def main(argv: list[str] | None = None) -> int:
         help="skip scoring the held-out folds with each fold's model quantized to int8",
     )
     parser.add_argument(
+        "--only-fold",
+        type=int,
+        help="score one fold of seed 0 and stop (its line; resumes a run that was cut short)",
+    )
+    parser.add_argument(
         "--skip-cv", action="store_true", help="only score the shipped engine on short feedback"
     )
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    if args.only_fold is not None:
+        issues, prototypes = _base_inputs(args)
+        _predict_folds(
+            issues,
+            prototypes,
+            args.folds,
+            seed=0,
+            tune=args.fine_tune,
+            int8=args.int8,
+            only_fold=args.only_fold,
+        )
+        return 0
     if not args.skip_cv:
         issues, prototypes = _base_inputs(args)
         cross_validate(
