@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,12 +29,13 @@ from agents.engines.training import (  # noqa: E402
     fit_classifier,
     read_issues,
 )
+from benchmarks._int8_folds import held_out_int8, quantized_embedder  # noqa: E402
 from benchmarks._vector_cache import CachedEmbedder  # noqa: E402
 from benchmarks.short_messages import embedded_reviews, evaluate_reviews, zero_shot_f1  # noqa: E402
 from storage.embeddings import Embedder, load_model  # noqa: E402
 
 if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
+    pass
 
 SHORT_FEEDBACK = "short_feedback_dev.jsonl"
 #: Bug/feature messages labelled again by reading each message alone, shown neither its label
@@ -89,28 +89,6 @@ def _tuned_fold(
         embedder.close()
 
 
-def quantized_embedder(model: SentenceTransformer) -> Embedder:
-    """An embedder running `model` exported and quantized as the shipped int8 artifact is."""
-    from storage.embeddings import model_path
-    from storage.encoders.artifact import MODEL_FILE
-    from storage.encoders.export import export_onnx, quantize
-    from storage.encoders.onnx_int8 import OnnxInt8Encoder
-
-    with tempfile.TemporaryDirectory(prefix="int8-fold-") as work:
-        fp32 = Path(work) / "model.fp32.onnx"
-        export_onnx(model, fp32)
-        quantize(fp32, Path(work) / MODEL_FILE)
-        # The session holds the graph in memory: the files may go once it is open.
-        return Embedder(encoder=OnnxInt8Encoder(Path(work), Path(model_path())))
-
-
-def _held_out_int8(issues: IssueSet, test: np.ndarray, quantized: Embedder) -> IssueSet:
-    """The held-out issues embedded by the int8 encoder."""
-    held_out = issues.subset(test)
-    names = [KINDS[label] for label in held_out.labels]
-    return embed_issues(held_out.full_texts, held_out.titles, names, quantized.encode)
-
-
 def _predict_folds(
     issues: IssueSet,
     prototypes: dict[str, np.ndarray],
@@ -152,7 +130,7 @@ def _predict_folds(
         title_pred[test] = title_probs.argmax(axis=1)
         line = f"macro-F1 {f1_score(held_out.labels, full_pred[test], average='macro'):.3f}"
         if int8_pred is not None and quantized is not None:
-            quantized_issues = _held_out_int8(issues, test, quantized)
+            quantized_issues = held_out_int8(issues, test, quantized)
             if quantized is not base_int8:
                 quantized.close()
             int8_probs = classifier.kind_probabilities(
