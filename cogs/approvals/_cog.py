@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from agents.triage.state import Decision
 from bot.notify import sync_listeners
 from cogs._checks import actor_of, is_maintainer
+from cogs._mentions import NO_PINGS
 from cogs._modals import modal_custom_id, submitted_values
 from cogs.approvals._draft import FULL_DRAFT, send_full_draft
 from cogs.approvals._notify import ReviewNotifier
@@ -43,7 +44,6 @@ log = logging.getLogger(__name__)
 #: How long other handlers get to answer a component before we say we don't know it.
 UNCLAIMED_GRACE_SECONDS = 1.5
 
-NO_PINGS = discord.AllowedMentions.none()
 NOT_A_MAINTAINER = "Only maintainers can decide on feedback."
 UNKNOWN_BUTTON = "This button is not one I recognise; it may belong to an old message."
 UNKNOWN_ITEM = "I can't find this feedback item any more."

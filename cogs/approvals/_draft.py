@@ -13,6 +13,7 @@ from typing import Any
 
 import discord
 
+from cogs._mentions import NO_PINGS
 from cogs.approvals._embeds import _spec_description, spec_text
 from storage.models import FeedbackItem
 
@@ -21,7 +22,6 @@ FULL_DRAFT = "full"
 MESSAGE_LIMIT = 2000
 #: Most characters the body input of the Edit modal holds.
 TEXT_INPUT_LIMIT = 4000
-NO_PINGS = discord.AllowedMentions.none()
 
 
 def full_draft(item: FeedbackItem) -> str:

@@ -12,6 +12,7 @@ import discord
 
 from agents.triage.ports import ItemEvent
 from bot.bounded import KeyedLocks
+from cogs._mentions import NO_PINGS
 from cogs.approvals._draft import needs_full_draft
 from cogs.approvals._embeds import review_embed
 from cogs.approvals._outbox import OutboxDelivery
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NO_PINGS = discord.AllowedMentions.none()
 FINAL_EVENTS = frozenset({"filed", "rejected", "duplicate", "expired", "failed"})
 #: Events that finish an item: what they owe Discord is in the outbox.
 OUTBOX_EVENTS = frozenset({"filed", "rejected", "duplicate", "expired", "not_actionable"})

@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from agents.triage.state import Decision
 from cogs._checks import actor_of, is_maintainer
+from cogs._mentions import NO_PINGS
 from cogs.approvals._views import FILING_ACTIONS, parse_custom_id
 from storage.models import FeedbackItem, ItemStatus
 
@@ -19,8 +20,6 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 log = logging.getLogger(__name__)
-
-NO_PINGS = discord.AllowedMentions.none()
 
 
 class ReactionsMixin:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 import discord
 
+from cogs._mentions import NO_PINGS
 from cogs.approvals._outbox import Audit, Undeliverable, notice_nonce
 from cogs.comments._render import mirror_marker
 from storage.comment_mirrors import CommentMirrorRepository
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NO_PINGS = discord.AllowedMentions.none()
 #: Discord's error for a second thread on one message.
 THREAD_EXISTS = 160004
 #: A week: the longest a thread stays open without messages.

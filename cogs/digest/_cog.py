@@ -16,6 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._checks import is_maintainer
+from cogs._mentions import NO_PINGS
 from cogs.digest._build import Digest, build_digest
 from cogs.digest._render import digest_embed
 from storage.digest import DigestRepository
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NO_PINGS = discord.AllowedMentions.none()
 NOT_MAINTAINER = "Only maintainers can use this command."
 MAX_CHECK_PERIOD = timedelta(minutes=10)
 MIN_CHECK_PERIOD = timedelta(seconds=1)

@@ -18,6 +18,7 @@ from discord.ext import commands
 
 from agents.triage.ports import ItemEvent
 from agents.triage.state import Decision
+from cogs._mentions import NO_PINGS
 from cogs.dupconfirm._views import (
     COG_NAME,
     SameIssueButton,
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NO_PINGS = discord.AllowedMentions.none()
 ASKED = "same_issue_asked"
 NOT_YOURS = "Only the person who sent this report can answer this question."
 

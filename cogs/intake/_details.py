@@ -18,6 +18,7 @@ import discord
 from agents.text import has_substance, truncate
 from agents.triage.ports import ItemEvent
 from agents.triage.state import Decision
+from cogs._mentions import NO_PINGS
 from storage.models import FeedbackItem, ItemStatus
 from storage.reporter_notes import MORE_LIMIT, ReporterNotes
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NO_PINGS = discord.AllowedMentions.none()
 THREAD_NAME = "More details for your report"
 MAX_ANSWER_CHARS = 4000
 

@@ -10,11 +10,11 @@ import discord
 from agents.text import truncate
 from bot.guild_settings import GuildSettingsResolver
 from bot.personal_data import ForgetReport
+from cogs._mentions import NO_PINGS
 from storage.item_privacy import GitHubTrace, ReviewMessage
 
 log = logging.getLogger(__name__)
 
-NO_PINGS = discord.AllowedMentions.none()
 MESSAGE_LIMIT = 2000
 MAX_LINKS = 10
 REMOVED_COLOUR = 0x747F8D
