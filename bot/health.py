@@ -51,16 +51,20 @@ class _LiveCollector(Collector):
         """Yield the current engine, GitHub and runner metrics."""
         yield from self._engine()
         yield from self._github()
-        in_flight = GaugeMetricFamily(
-            "iterateswarm_triage_in_flight", "Triage runs started and not yet finished"
+        runner = self.services.runner
+        yield _gauge(
+            "iterateswarm_triage_in_flight",
+            "Triage runs started and not yet finished",
+            runner.in_flight,
         )
-        in_flight.add_metric([], self.services.runner.in_flight)
-        yield in_flight
-        uptime = GaugeMetricFamily(
-            "iterateswarm_uptime_seconds", "Seconds since the services started"
+        yield _gauge(
+            "iterateswarm_triage_queued", "Items waiting for a free triage run slot", runner.queued
         )
-        uptime.add_metric([], max(0.0, time.time() - self.services.started_at))
-        yield uptime
+        yield _gauge(
+            "iterateswarm_uptime_seconds",
+            "Seconds since the services started",
+            max(0.0, time.time() - self.services.started_at),
+        )
 
     def _engine(self) -> Iterator[Metric]:
         from agents.engines.fallback import FallbackEngine
@@ -308,6 +312,12 @@ class HealthServer:
         if oldest is not None:
             age = max(0.0, (datetime.now(UTC) - _aware(oldest.updated_at)).total_seconds())
         self.review_queue_age.set(age)
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    gauge = GaugeMetricFamily(name, documentation)
+    gauge.add_metric([], value)
+    return gauge
 
 
 def _aware(moment: datetime) -> datetime:

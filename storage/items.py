@@ -285,6 +285,16 @@ class ItemRepository:
             )
             return list((await session.execute(stmt)).scalars())
 
+    async def unfinished_ids(self) -> list[tuple[int, int | None]]:
+        """(id, guild id) of the items `list_unfinished` returns, without loading them."""
+        async with self.db.sessions() as session:
+            stmt = (
+                select(FeedbackItem.id, FeedbackItem.guild_id)
+                .where(FeedbackItem.flow_done.is_(False))  # type: ignore[attr-defined]
+                .order_by(FeedbackItem.id)  # type: ignore[arg-type]
+            )
+            return [(item_id, guild_id) for item_id, guild_id in (await session.execute(stmt))]
+
     async def list_open(self) -> list[FeedbackItem]:
         """Every item that still needs the bot or a maintainer."""
         return await self.list_by_status(OPEN_STATUSES)

@@ -64,6 +64,11 @@ class TriageRunner(DecisionsMixin):
         self.policy_for = policy_for
         self.owns_guild = owns_guild
         self._slots = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
+        # Items waiting for a run slot: ids only, however long the backlog (one task per
+        # item would hold a coroutine each). New feedback goes ahead of resumed work.
+        self._queued: dict[int, None] = {}
+        self._backlog: dict[int, None] = {}
         self._locks: KeyedLocks[int] = KeyedLocks()
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: dict[int, asyncio.TimerHandle] = {}
@@ -89,30 +94,52 @@ class TriageRunner(DecisionsMixin):
         """Runs started and not yet finished."""
         return len(self._tasks)
 
-    def submit(self, item_id: int, *, delay: float = 0.0) -> None:
+    @property
+    def queued(self) -> int:
+        """Items waiting for a free run slot (new feedback and resumed work)."""
+        return len(self._queued) + len(self._backlog)
+
+    def submit(self, item_id: int, *, delay: float = 0.0, backlog: bool = False) -> None:
         """Run the item in the background (returns at once), after `delay` seconds if given.
 
         A delayed item is held: `resume_pending` leaves it alone until its time comes.
+        At most `concurrency` runs exist at once; the rest wait as ids, `backlog` items
+        (resumed, retried, reconciled) behind the others.
         """
         if not self._accepting:
             log.info("shutting down: item %s will be triaged after the restart", item_id)
             return
-        loop = asyncio.get_running_loop()
         if delay > 0:
             held = self._held.pop(item_id, None)
             if held is not None:
                 held.cancel()
+            loop = asyncio.get_running_loop()
             self._held[item_id] = loop.call_later(delay, self._release, item_id)
             return
-        if item_id in self._held:
-            return
-        task = loop.create_task(self._guarded_run(item_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if item_id in self._held or item_id in self._queued or item_id in self._backlog:
+            return  # its coming run will see everything there is by then
+        (self._backlog if backlog else self._queued)[item_id] = None
+        self._start_queued()
+
+    def _start_queued(self) -> None:
+        """Start waiting runs while there are free slots, new feedback first."""
+        while self._accepting and len(self._tasks) < self.concurrency:
+            waiting = self._queued or self._backlog
+            if not waiting:
+                return
+            item_id = next(iter(waiting))
+            del waiting[item_id]
+            task = asyncio.get_running_loop().create_task(self._guarded_run(item_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._run_ended)
+
+    def _run_ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._start_queued()
 
     def _release(self, item_id: int) -> None:
         self._held.pop(item_id, None)
-        self.submit(item_id)
+        self.submit(item_id, backlog=True)
 
     def cancel_held(self, item_ids: Iterable[int]) -> None:
         """Forget the deferred starts and retries of these items (their data is going)."""
@@ -121,6 +148,8 @@ class TriageRunner(DecisionsMixin):
             if handle is not None:
                 handle.cancel()
             self._failures.pop(item_id, None)
+            self._queued.pop(item_id, None)
+            self._backlog.pop(item_id, None)
 
     @asynccontextmanager
     async def exclusive(self, item_ids: Iterable[int]) -> AsyncIterator[None]:
@@ -239,10 +268,10 @@ class TriageRunner(DecisionsMixin):
             except Exception:
                 log.exception("could not re-plan deferred items; they are resumed now instead")
         count = 0
-        for item in await self.items.list_unfinished():
-            if item.id is None or item.id in self._held or not self.owns_guild(item.guild_id):
+        for item_id, guild_id in await self.items.unfinished_ids():
+            if item_id in self._held or not self.owns_guild(guild_id):
                 continue
-            self.submit(item.id)
+            self.submit(item_id, backlog=True)
             count += 1
         log.info("resuming %d unfinished item(s)", count)
         return count
@@ -265,7 +294,7 @@ class TriageRunner(DecisionsMixin):
                 continue  # its graph is running now
             if _aware(item.updated_at) > cutoff or await self._paused(item):
                 continue
-            self.submit(item.id)
+            self.submit(item.id, backlog=True)
             count += 1
         if count:
             log.info("reconciling %d stalled item(s)", count)
@@ -284,6 +313,8 @@ class TriageRunner(DecisionsMixin):
         for handle in self._held.values():
             handle.cancel()
         self._held.clear()
+        self._queued.clear()  # stored, so resumed after the restart
+        self._backlog.clear()
         if not self._tasks:
             return
         _done, pending = await asyncio.wait(set(self._tasks), timeout=grace_seconds)

@@ -55,6 +55,7 @@ class StatusReport:
     database: dict[str, Any] = field(default_factory=dict)
     index: dict[str, Any] = field(default_factory=dict)
     in_flight: int = 0
+    queued: int = 0
     uptime_seconds: float = 0.0
     version: str = bot.__version__
     errors: list[str] = field(default_factory=list)
@@ -101,6 +102,7 @@ async def gather_status(
     now = now or datetime.now(UTC)
     report = StatusReport(
         in_flight=services.runner.in_flight,
+        queued=services.runner.queued,
         uptime_seconds=max(0.0, time.time() - services.started_at),
     )
     report.engine = engine_status(services.engine)
@@ -280,7 +282,8 @@ def status_fields(report: StatusReport) -> list[tuple[str, str]]:
             f"last sync {_when(idx.get('last_sync'))}",
         )
     )
-    fields.append(("Triage in flight", str(report.in_flight)))
+    waiting = f" ({report.queued} waiting)" if report.queued else ""
+    fields.append(("Triage in flight", f"{report.in_flight}{waiting}"))
     fields.append(("Uptime", _age(report.uptime_seconds)))
     fields.append(("Version", report.version))
     if report.errors:

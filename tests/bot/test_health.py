@@ -29,6 +29,7 @@ EXPECTED_METRICS = {
     "iterateswarm_github_calls",
     "iterateswarm_github_failed_calls",
     "iterateswarm_triage_in_flight",
+    "iterateswarm_triage_queued",
     "iterateswarm_uptime_seconds",
 }
 

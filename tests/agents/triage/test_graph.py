@@ -7,72 +7,32 @@ rebuilt on the same files (or PostgreSQL database) between the pause and the dec
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
-from agents.dedup.finder import DuplicateIndex
-from agents.engines.offline import OfflineEngine
-from agents.triage.checkpoint import open_checkpointer
-from agents.triage.context import TriageContext
-from agents.triage.graph import build_graph
 from agents.triage.ports import ItemEvent
 from agents.triage.render import item_marker
-from agents.triage.runner import TriageRunner
-from agents.triage.state import Decision, Policy
-from bot.github import GitHubClient, RetryPolicy
+from agents.triage.state import Decision
 from bot.sandbox.fake_github import FakeGitHub
-from storage.db import Database
 from storage.embeddings import Embedder
-from storage.items import ItemRepository
-from storage.models import FeedbackItem, FeedbackItemBase, ItemStatus
+from storage.models import FeedbackItem, ItemStatus
 from storage.outbox import (
     DUPLICATE_COMMENT,
     REPORTER_NOTICE,
     REVIEW_UPDATE,
     OutboxRepository,
 )
-from storage.vectors import VectorStore
-
-REPO = "acme/widgets"
-BUG = (
-    "The app crashes when I open settings since the last update.\n"
-    "1. Open the app\n2. Tap Settings\n3. It closes immediately"
+from tests.agents.triage._harness import (
+    REPO,
+    FlakyNotifier,
+    Harness,
+    harness,
+    new_item,
+    poll,
 )
-
-
-@dataclass
-class RecordingNotifier:
-    """Stands in for Discord at the graph's port: remembers what it was told."""
-
-    events: list[tuple[int, ItemEvent]] = field(default_factory=list)
-
-    async def item_changed(self, item_id: int, event: ItemEvent) -> None:
-        self.events.append((item_id, event))
-
-
-@dataclass
-class FlakyNotifier(RecordingNotifier):
-    """Fails its first `failures` calls, as Discord does in an outage."""
-
-    failures: int = 0
-
-    async def item_changed(self, item_id: int, event: ItemEvent) -> None:
-        if self.failures > 0:
-            self.failures -= 1
-            raise ConnectionError("Discord is unreachable")
-        await super().item_changed(item_id, event)
-
-
-@dataclass
-class Harness:
-    runner: TriageRunner
-    items: ItemRepository
-    notifier: RecordingNotifier
 
 
 @pytest.fixture
@@ -81,75 +41,11 @@ async def github() -> AsyncIterator[FakeGitHub]:
         yield fake
 
 
-@asynccontextmanager
-async def harness(
-    db_url: str,
-    data_dir: Path,
-    embedder: Embedder,
-    github: FakeGitHub,
-    notifier: RecordingNotifier | None = None,
-) -> AsyncIterator[Harness]:
-    """A complete graph on the given storage; leaving the block throws all of it away."""
-    db = Database(db_url)
-    items = ItemRepository(db)
-    notifier = notifier or RecordingNotifier()
-    filer = GitHubClient(
-        token=github.token,
-        base_url=github.url,
-        allowlist=[REPO],
-        retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05, jitter=0),
-    )
-    store = await asyncio.to_thread(
-        VectorStore.open, data_dir=data_dir, url=None, embedder=embedder
-    )
-    async with open_checkpointer(database_url=db_url, data_dir=data_dir) as saver:
-        context = TriageContext(
-            items=items,
-            engine=OfflineEngine(embedder),
-            notifier=notifier,
-            dedup=DuplicateIndex(store, embedder),
-            filer=filer,
-        )
-
-        async def policy_for(item: FeedbackItem) -> Policy:
-            return Policy(repo=REPO, label_map={"bug": "bug", "feature": "enhancement"})
-
-        runner = TriageRunner(
-            graph=build_graph(saver),
-            context=context,
-            policy_for=policy_for,
-            retry_delays=(0.05, 0.05),
-        )
-        try:
-            yield Harness(runner, items, notifier)
-        finally:
-            await runner.drain(grace_seconds=5)
-            await db.close()
-
-
-async def _new_item(
-    h: Harness, text: str = BUG, key: str = "message:1", *, message_id: int | None = None
-) -> int:
-    item, _ = await h.items.create(
-        item=FeedbackItemBase(
-            source_kind="channel",
-            source_key=key,
-            guild_id=1,
-            message_id=message_id,
-            author_name="ana",
-            raw_text=text,
-        ),
-        actor="test",
-    )
-    assert item.id is not None
-    return item.id
-
-
 async def test_item_pauses_for_review_and_files_once_after_restart(
     db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
 ) -> None:
     async with harness(db_url, tmp_path, embedder, github) as h:
-        item_id = await _new_item(h)
+        item_id = await new_item(h)
         await h.runner.run(item_id)
         item = await h.items.get(item_id)
         assert item is not None and item.status == ItemStatus.AWAITING_REVIEW
@@ -185,7 +81,7 @@ async def test_kill_before_the_first_checkpoint_triages_the_item_from_the_start(
     db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
 ) -> None:
     async with harness(db_url, tmp_path, embedder, github) as h:
-        item_id = await _new_item(h)
+        item_id = await new_item(h)
         # What a process leaves when it dies after `normalise` moved the item and before the
         # run's first checkpoint reached the database: the item in triage, no checkpoint.
         moved = await h.items.transition(
@@ -205,7 +101,7 @@ async def test_crash_while_filing_finds_the_issue_instead_of_creating_another(
     db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
 ) -> None:
     async with harness(db_url, tmp_path, embedder, github) as h:
-        item_id = await _new_item(h)
+        item_id = await new_item(h)
         await h.runner.run(item_id)
         github.delay_next(f"POST /repos/{REPO}/issues", seconds=3)
         decided = asyncio.create_task(
@@ -233,7 +129,7 @@ async def test_praise_is_stored_as_not_actionable(
     db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
 ) -> None:
     async with harness(db_url, tmp_path, embedder, github) as h:
-        item_id = await _new_item(h, text="love this app, thank you so much!")
+        item_id = await new_item(h, text="love this app, thank you so much!")
         await h.runner.run(item_id)
         item = await h.items.get(item_id)
         assert item is not None and item.status == ItemStatus.NOT_ACTIONABLE
@@ -245,7 +141,7 @@ async def test_edit_then_approve_files_the_edited_spec(
     db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
 ) -> None:
     async with harness(db_url, tmp_path, embedder, github) as h:
-        item_id = await _new_item(h)
+        item_id = await new_item(h)
         await h.runner.run(item_id)
         edit = Decision(
             action="edit", actor="m", title="Settings crash on Android 14", labels=["bug"]
@@ -264,8 +160,8 @@ async def test_reject_and_duplicate_finish_the_item(
 ) -> None:
     existing = github.add_issue(REPO, title="Crash in settings", body="It crashes.")
     async with harness(db_url, tmp_path, embedder, github) as h:
-        first = await _new_item(h, key="message:1")
-        second = await _new_item(h, text="pls add dark mode", key="message:2")
+        first = await new_item(h, key="message:1")
+        second = await new_item(h, text="pls add dark mode", key="message:2")
         await asyncio.gather(h.runner.run(first), h.runner.run(second))
         dup = Decision(action="duplicate", actor="m", issue_number=existing.number)
         assert (await h.runner.decide(first, dup, wait=True)).accepted
@@ -289,7 +185,7 @@ async def test_reject_and_duplicate_finish_the_item(
         ]
         assert len(github.issues_in(REPO)) == 1
         missing = Decision(action="duplicate", actor="m", issue_number=9999)
-        third = await _new_item(h, text="the app freezes on the login screen", key="message:3")
+        third = await new_item(h, text="the app freezes on the login screen", key="message:3")
         await h.runner.run(third)
         refused = await h.runner.decide(third, missing, wait=True)
         assert not refused.accepted and "does not exist" in refused.message
@@ -299,7 +195,7 @@ async def test_concurrent_approvals_file_one_issue(
     db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
 ) -> None:
     async with harness(db_url, tmp_path, embedder, github) as h:
-        item_id = await _new_item(h)
+        item_id = await new_item(h)
         await h.runner.run(item_id)
         results = await asyncio.gather(
             *(
@@ -315,7 +211,7 @@ async def test_github_outage_leaves_item_failed_then_retry_files(
     db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
 ) -> None:
     async with harness(db_url, tmp_path, embedder, github) as h:
-        item_id = await _new_item(h)
+        item_id = await new_item(h)
         await h.runner.run(item_id)
         route = f"POST /repos/{REPO}/issues"
         github.fail_next(route, status=502, times=2)  # as many as the client's attempts
@@ -332,34 +228,26 @@ async def test_github_outage_leaves_item_failed_then_retry_files(
         assert len(github.issues_in(REPO)) == 1
 
 
-async def _poll(condition: Callable[[], Awaitable[bool]], *, within: float = 30) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not await condition():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
 async def test_failed_run_is_retried_soon_and_then_left_to_reconcile(
     db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
 ) -> None:
     notifier = FlakyNotifier(failures=2)
     async with harness(db_url, tmp_path, embedder, github, notifier) as h:
-        item_id = await _new_item(h)
+        item_id = await new_item(h)
         h.runner.submit(item_id)
-        await _poll(lambda: _has_event(h, item_id, "awaiting_review"))
-        await _poll(lambda: _idle(h))  # the node records its outcome after notifying
+        await poll(lambda: _has_event(h, item_id, "awaiting_review"))
+        await poll(lambda: _idle(h))  # the node records its outcome after notifying
         runs = [e for e in await h.items.events(item_id) if e.action == "node:publish_review"]
         assert [(e.details or {}).get("outcome") for e in runs] == ["error", "error", "ok"]
 
-        other = await _new_item(h, key="message:2")
+        other = await new_item(h, key="message:2")
         notifier.failures = 3  # one more than the runner's quick retries
         h.runner.submit(other)
-        await _poll(lambda: _failed_runs(h, other, 3))
-        await _poll(lambda: _idle(h))
+        await poll(lambda: _failed_runs(h, other, 3))
+        await poll(lambda: _idle(h))
         assert (other, "awaiting_review") not in notifier.events
         assert await h.runner.reconcile(older_than=0) == 1
-        await _poll(lambda: _has_event(h, other, "awaiting_review"))
+        await poll(lambda: _has_event(h, other, "awaiting_review"))
 
 
 async def _has_event(h: Harness, item_id: int, event: ItemEvent) -> bool:
@@ -381,7 +269,7 @@ async def test_thin_bug_report_waits_for_details_across_a_restart(
 ) -> None:
     thin = "the app crashes all the time"
     async with harness(db_url, tmp_path, embedder, github) as h:
-        item_id = await _new_item(h, text=thin, message_id=555)
+        item_id = await new_item(h, text=thin, message_id=555)
         await h.runner.run(item_id)
         item = await h.items.get(item_id)
         assert item is not None and item.status == ItemStatus.AWAITING_DETAILS
@@ -408,7 +296,7 @@ async def test_unanswered_details_go_to_review_marked_incomplete(
     db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
 ) -> None:
     async with harness(db_url, tmp_path, embedder, github) as h:
-        item_id = await _new_item(h, text="login is broken", message_id=556)
+        item_id = await new_item(h, text="login is broken", message_id=556)
         await h.runner.run(item_id)
         timeout = Decision(action="details", actor="scheduler", reason="no answer in time")
         assert (await h.runner.decide(item_id, timeout, wait=True)).accepted
@@ -423,7 +311,7 @@ async def test_an_item_left_approved_without_its_decision_is_filed_by_reconcile(
     db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
 ) -> None:
     async with harness(db_url, tmp_path, embedder, github) as h:
-        item_id = await _new_item(h)
+        item_id = await new_item(h)
         await h.runner.run(item_id)
         # What an earlier version left behind: approved, the graph paused for a decision,
         # the Approve erased from the item and never logged.
@@ -448,7 +336,7 @@ async def test_a_retriaged_item_whose_checkpoints_were_pruned_asks_again(
     db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
 ) -> None:
     async with harness(db_url, tmp_path, embedder, github) as h:
-        item_id = await _new_item(h, text="the app crashes all the time", message_id=557)
+        item_id = await new_item(h, text="the app crashes all the time", message_id=557)
         await h.runner.run(item_id)
         answer = Decision(action="details", actor="ana", body="1. open settings 2. tap export")
         assert (await h.runner.decide(item_id, answer, wait=True)).accepted
