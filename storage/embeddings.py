@@ -19,6 +19,7 @@ from storage.adapter import ADAPTER_PATH, apply_adapter
 from storage.batching import MicroBatcher
 from storage.encoders.base import Encoder, Runtime, default_runtime
 from storage.futures import settle
+from storage.memory import IdleRelease
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -35,6 +36,8 @@ DEFAULT_BATCH_SIZE = 64
 #: passes of this size, so small passes pad short messages to their neighbours' length
 #: rather than to the longest issue of the call (about 1.4x faster than passes of 64 here).
 MODEL_BATCH_SIZE = 16
+#: Seconds without a forward pass after which the encoder gives back its spare memory.
+IDLE_RELEASE_SECONDS = 2.0
 
 
 def default_workers() -> int:
@@ -106,7 +109,9 @@ class Embedder:
     that the bot's own work (or another process) holds at that moment. The encoder
     (`storage.encoders`) is `encoder` when given, else the int8 ONNX Runtime one unless
     `runtime` (or `EMBEDDING_RUNTIME`) says fp32, a `model` is given, or the int8 artifact
-    fails its check; either releases the GIL for the whole pass.
+    fails its check; either releases the GIL for the whole pass. After
+    `idle_release_seconds` without a pass, the encoder gives back what its largest passes
+    left allocated (None: never).
     """
 
     def __init__(
@@ -120,6 +125,7 @@ class Embedder:
         runtime: Runtime | None = None,
         data_dir: Path | None = None,
         encoder: Encoder | None = None,
+        idle_release_seconds: float | None = IDLE_RELEASE_SECONDS,
     ) -> None:
         self._model = model
         self._model_lock = threading.Lock()
@@ -146,6 +152,9 @@ class Embedder:
         self._ready = threading.Event()
         if self._encoder is not None:
             self._ready.set()
+        self._idle: IdleRelease | None = None
+        if idle_release_seconds is not None:
+            self._idle = IdleRelease(self._release_memory, idle_release_seconds)
 
     @property
     def encoder(self) -> Encoder:
@@ -271,7 +280,18 @@ class Embedder:
 
     def _forward(self, texts: list[str]) -> npt.NDArray[np.float32]:
         """One forward pass (on an inference worker): unit-length sentence embeddings."""
-        return self.encoder.forward(texts)
+        if self._idle is None:
+            return self.encoder.forward(texts)
+        with self._idle.busy():
+            return self.encoder.forward(texts)
+
+    def _release_memory(self) -> None:
+        self.encoder.release_memory()
+
+    @property
+    def idle_releases(self) -> int:
+        """How often the encoder has given memory back after a burst of passes."""
+        return self._idle.releases if self._idle else 0
 
     def _store(
         self,
@@ -304,6 +324,8 @@ class Embedder:
 
     def close(self) -> None:
         """Stop the worker thread."""
+        if self._idle is not None:
+            self._idle.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 

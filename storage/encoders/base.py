@@ -22,6 +22,10 @@ class Encoder(Protocol):
         """Vectors of shape (len(texts), 384), in the order of `texts`; thread-safe."""
         ...
 
+    def release_memory(self) -> None:
+        """Give back memory kept from earlier passes (called when idle; thread-safe)."""
+        ...
+
 
 def default_runtime() -> Runtime:
     """The runtime `EMBEDDING_RUNTIME` names (int8 when unset).

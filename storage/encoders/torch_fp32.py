@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from storage.encoders.base import Runtime
+from storage.memory import return_free_memory
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -64,3 +65,7 @@ class TorchEncoder:
             embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=1)
         vectors: npt.NDArray[np.float32] = embeddings.float().numpy()
         return vectors
+
+    def release_memory(self) -> None:
+        """PyTorch frees its tensors to the C heap: hand its free pages back."""
+        return_free_memory()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,6 +74,55 @@ def test_short_texts_are_never_padded_to_a_long_ones_length(int8: Embedder) -> N
     cosines = np.sum(alone * together, axis=1)
     assert cosines.mean() >= 0.99 and cosines.min() >= 0.96, cosines
     assert runs_by_length([3, 120, 5, 9, 40, 250, 4]) == [[0, 6, 2, 3], [4], [1], [5]]
+
+
+def test_a_run_holds_a_bounded_number_of_word_pieces() -> None:
+    assert runs_by_length([250] * 9, budget=1024) == [[0, 1, 2, 3], [4, 5, 6, 7], [8]]
+    assert runs_by_length([20] * 60, budget=1024) == [list(range(51)), list(range(51, 60))]
+    assert runs_by_length([2000], budget=1024) == [[0]]  # one text is never split
+
+
+_BURST = """
+import json, sys, time
+from pathlib import Path
+from storage.embeddings import Embedder
+
+def rss():
+    status = Path("/proc/self/status").read_text().splitlines()
+    return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS"))
+
+release = None if sys.argv[2] == "never" else 0.5
+embedder = Embedder(runtime="int8", data_dir=Path(sys.argv[1]), workers=2,
+                    idle_release_seconds=release)
+embedder.encode(["warm up"])
+time.sleep(1.0)
+before = rss()
+words = "export fails with a stack trace in the renderer when the document is large".split()
+texts = [" ".join(words[(n + i) % len(words)] for i in range(300)) + str(n) for n in range(96)]
+embedder.encode(texts)
+time.sleep(2.0)
+print(json.dumps({"growth": rss() - before, "releases": embedder.idle_releases}))
+"""
+
+
+def _burst_growth(data_dir: Path, release: str) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", _BURST, str(data_dir), release],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_memory_held_after_a_burst_of_long_texts_is_given_back(built: Path) -> None:
+    """The model's activations for long texts do not stay resident once the bot is idle."""
+    kept = _burst_growth(built, "never")
+    released = _burst_growth(built, "after-idle")
+    assert released["releases"] >= 1 and kept["releases"] == 0
+    assert released["growth"] <= 0.5 * kept["growth"], (released, kept)
+    assert released["growth"] < 80, released
 
 
 def test_a_corrupt_artifact_falls_back_to_fp32(
