@@ -61,6 +61,55 @@ def rss_mb(pid: int | None = None) -> float:
     return _own_rss_mb(root) + sum(_own_rss_mb(child) for child in _descendants(root))
 
 
+def _process_name(pid: int) -> str:
+    """A short name of the process: its command line's module or script, else `comm`."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    words = [a.decode(errors="replace") for a in argv if a]
+    if "-m" in words[:-1]:
+        return words[words.index("-m") + 1]
+    if "-c" in words[:-1]:
+        code = words[words.index("-c") + 1]
+        return "forkserver" if "forkserver" in code else "spawned" if "spawn" in code else "-c"
+    return Path(words[0]).name if words else "?"
+
+
+def _own_pss_mb(pid: int) -> float:
+    """Proportional set size in MiB: shared pages split between the processes that map them."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def memory_by_process(pid: int) -> dict[str, tuple[float, float]]:
+    """(RSS, PSS) in MiB of `pid` and each of its descendants, keyed `name[pid]`.
+
+    RSS counts pages shared between a forked process and its parent once in each; PSS
+    splits them, so the PSS values add up to what the tree really holds.
+    """
+    return {
+        f"{_process_name(p)}[{p}]": (_own_rss_mb(p), _own_pss_mb(p))
+        for p in sorted({pid} | _descendants(pid))
+    }
+
+
+def format_memory(by_process: Mapping[str, tuple[float, float]]) -> str:
+    """One line per process: RSS and PSS in MiB, then the total of each."""
+    lines = [
+        f"  {name:<32} RSS {rss:6.0f}  PSS {pss:6.0f}" for name, (rss, pss) in by_process.items()
+    ]
+    total_rss = sum(rss for rss, _ in by_process.values())
+    total_pss = sum(pss for _, pss in by_process.values())
+    lines.append(f"  {'total':<32} RSS {total_rss:6.0f}  PSS {total_pss:6.0f}")
+    return "\n".join(lines)
+
+
 def _cpu_seconds(stat_path: str) -> float:
     """User + system CPU seconds from a `/proc/.../stat` file (0 once it is gone)."""
     try:

@@ -27,7 +27,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import DATA_DIR, REPO_ROOT, feedback_texts, machine_line, rss_mb, verdict
+from benchmarks._common import (
+    DATA_DIR,
+    REPO_ROOT,
+    feedback_texts,
+    format_memory,
+    machine_line,
+    memory_by_process,
+    rss_mb,
+    verdict,
+)
 
 #: Targets of the running bot's process tree (the fakes run in this process, not the bot's).
 IDLE_RSS_TARGET_MIB = 500
@@ -131,7 +140,7 @@ async def _wait_all_triaged(db_url: str, expected: int, timeout: float) -> float
         await db.close()
 
 
-async def measure(items: int) -> dict[str, float]:
+async def measure(items: int) -> dict[str, Any]:
     """Spawn the bot, time READY and the first triage, then RSS before and after `items`."""
     from bot.sandbox.discord import FakeDiscord
     from bot.sandbox.fake_github import FakeGitHub
@@ -161,6 +170,7 @@ async def measure(items: int) -> dict[str, float]:
                 first = time.perf_counter() - began
                 await asyncio.sleep(2)
                 idle_rss = rss_mb(bot.pid)
+                idle_by_process = memory_by_process(bot.pid)
                 await bot.terminate()
                 db_url = f"sqlite+aiosqlite:///{data_dir / 'iterateswarm.sqlite3'}"
                 await _seed_items(db_url, texts[1:], discord.guild_id, discord.feedback_channel_id)
@@ -169,7 +179,9 @@ async def measure(items: int) -> dict[str, float]:
                 await bot.restart(ready_timeout=120 + items / 20)
                 ready_with_backlog = time.perf_counter() - restarted
                 triage_seconds = await _wait_all_triaged(db_url, items + 1, 600 + items)
+                await asyncio.sleep(2)
                 loaded_rss = rss_mb(bot.pid)
+                loaded_by_process = memory_by_process(bot.pid)
             finally:
                 await bot.stop()
     return {
@@ -179,6 +191,8 @@ async def measure(items: int) -> dict[str, float]:
         "loaded_rss": loaded_rss,
         "triage_seconds": triage_seconds,
         "ready_with_backlog": ready_with_backlog,
+        "idle_by_process": idle_by_process,
+        "loaded_by_process": loaded_by_process,
     }
 
 
@@ -208,6 +222,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"bot: restart -> healthy with {args.items} items to triage: "
         f"{result['ready_with_backlog']:.1f}s"
+    )
+    print(f"\nidle, by process (MiB):\n{format_memory(result['idle_by_process'])}")
+    print(
+        f"after {args.items + 1} items, by process (MiB):\n"
+        f"{format_memory(result['loaded_by_process'])}"
     )
     growth = result["loaded_rss"] - result["idle_rss"]
     checks = {
