@@ -140,7 +140,7 @@ async def _wait_all_triaged(db_url: str, expected: int, timeout: float) -> float
         await db.close()
 
 
-async def measure(items: int) -> dict[str, Any]:
+async def measure(items: int, bot_env: dict[str, str] | None = None) -> dict[str, Any]:
     """Spawn the bot, time READY and the first triage, then RSS before and after `items`."""
     from bot.sandbox.discord import FakeDiscord
     from bot.sandbox.fake_github import FakeGitHub
@@ -156,7 +156,11 @@ async def measure(items: int) -> dict[str, Any]:
                 discord=discord,
                 github=github,
                 data_dir=data_dir,
-                extra_env={"RATE_LIMIT_ITEMS": "1000000", "LOG_LEVEL": "WARNING"},
+                extra_env={
+                    "RATE_LIMIT_ITEMS": "1000000",
+                    "LOG_LEVEL": "WARNING",
+                    **(bot_env or {}),
+                },
             )
             bot = BotProcess(
                 env, discord=discord, log_path=Path(tmp) / "bot.log", workdir=Path(tmp)
@@ -200,11 +204,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the reference and the bot; print the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=10_000, help="items triaged for the RSS")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="set in the bot's env"
+    )
     args = parser.parse_args(argv)
+    bot_env = dict(pair.split("=", 1) for pair in args.env)
     logging.basicConfig(level=logging.WARNING)
-    print(machine_line())
+    print(machine_line() + (f"; bot env {bot_env}" if bot_env else ""))
     bare_seconds, bare_rss = bare_model_process()
-    result = asyncio.run(measure(args.items))
+    result = asyncio.run(measure(args.items, bot_env))
     print(
         f"\nbare process (import, load model, embed once): {bare_seconds:5.1f}s, {bare_rss:.0f} MiB"
     )

@@ -81,6 +81,7 @@ class IterateSwarmBot(commands.AutoShardedBot):
             shard_count=d.shard_count,
             shard_ids=d.shard_ids or None,
             help_command=None,
+            max_messages=None,  # listeners read raw events; cached messages only hold memory
             **options,
         )
         self.settings = settings

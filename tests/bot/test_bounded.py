@@ -64,6 +64,8 @@ async def test_lock_maps_do_not_grow_with_the_items_processed(
                 break
             await asyncio.sleep(0.05)
         assert (sb.services.runner.locks_in_use, notifier.locks_in_use) == (0, 0)
+        # Every listener reads raw events: no copy of each message seen or sent is kept.
+        assert not sb.bot.cached_messages
 
 
 async def _file_reports(sb: Sandbox) -> None:
