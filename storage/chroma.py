@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from storage.embeddings import ChromaEmbeddingFunction, Embedder
+from storage.memory import return_free_memory
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -290,6 +291,10 @@ class ChromaCollections:
             if len(page) < step:
                 return ids
 
+    def release_memory(self) -> bool:
+        """Hand this process's free heap pages back to the system (after writes)."""
+        return return_free_memory()
+
     def retag(self, repo: str, model: str) -> None:
         """Record that every vector of `repo`'s collection is now `model`'s."""
         collection = self._collection(repo, create=False)
@@ -344,8 +349,24 @@ def _exit_with(owner_pid: int) -> None:
     os._exit(0)  # every write chromadb acknowledged is committed already
 
 
-def _open_in_worker(path: str, owner_pid: int) -> None:
+#: Calls after which the worker hands freed heap pages back (by default at most once a
+#: second: a trim costs about 2 ms). chromadb's writes leave buffers in the C heap otherwise.
+_WRITES = frozenset({"upsert", "delete", "retag"})
+TRIM_EVERY_SECONDS = 1.0
+
+
+@dataclass
+class _TrimClock:
+    every: float | None = TRIM_EVERY_SECONDS
+    last: float = 0.0
+
+
+_trim = _TrimClock()
+
+
+def _open_in_worker(path: str, owner_pid: int, trim_every: float | None) -> None:
     global _worker_collections  # noqa: PLW0603 - the worker process's one database
+    _trim.every = trim_every
     # Ctrl-C and SIGTERM are for the bot, which finishes its writes and then stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -355,7 +376,12 @@ def _open_in_worker(path: str, owner_pid: int) -> None:
 
 def _call_in_worker(method: str, args: tuple[Any, ...]) -> Any:
     assert _worker_collections is not None
-    return getattr(_worker_collections, method)(*args)
+    result = getattr(_worker_collections, method)(*args)
+    every, now = _trim.every, time.monotonic()
+    if method in _WRITES and every is not None and now - _trim.last >= every:
+        _trim.last = now
+        return_free_memory()
+    return result
 
 
 @functools.cache
@@ -376,9 +402,16 @@ class WorkerProcess:
     every search that would queue behind it.
     """
 
-    def __init__(self, path: str, *, call_timeout: float = CALL_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        call_timeout: float = CALL_TIMEOUT_SECONDS,
+        trim_every: float | None = TRIM_EVERY_SECONDS,
+    ) -> None:
         self._path = path
         self.call_timeout = call_timeout
+        self._trim_every = trim_every
         self._lock = threading.Lock()
         self._pool = self._new_pool()
         self._shutdown = weakref.finalize(self, self._shutdown_current)
@@ -388,7 +421,7 @@ class WorkerProcess:
             max_workers=1,
             mp_context=_worker_context(),
             initializer=_open_in_worker,
-            initargs=(self._path, os.getpid()),
+            initargs=(self._path, os.getpid(), self._trim_every),
         )
 
     def _shutdown_current(self) -> None:

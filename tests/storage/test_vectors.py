@@ -275,5 +275,36 @@ def test_a_stuck_embedded_database_is_replaced_and_keeps_its_data(
         worker.close()
 
 
+def _worker_growth_after_writes(path: Path, trim_every: float | None) -> float:
+    """MiB the embedded database's process grows by over 250 writes of 8 documents."""
+    rng = np.random.default_rng(0)
+    worker = WorkerProcess(str(path), trim_every=trim_every)
+    try:
+        worker.call("ping")
+        [pid] = worker.pids
+        before = _rss_mib(pid)
+        for n in range(0, 2000, 8):
+            docs = [
+                StoredDocument(f"feedback:{n + i}", f"report {n + i}: " + "export fails " * 40)
+                for i in range(8)
+            ]
+            vectors = rng.standard_normal((8, 384)).astype(np.float32)
+            worker.call("upsert", REPO, docs, vectors, "test")
+        return _rss_mib(pid) - before
+    finally:
+        worker.close()
+
+
+def test_the_embedded_database_gives_freed_memory_back_after_writes(tmp_path: Path) -> None:
+    kept = _worker_growth_after_writes(tmp_path / "kept", None)
+    trimmed = _worker_growth_after_writes(tmp_path / "trimmed", 0.0)
+    assert trimmed <= 0.8 * kept, (trimmed, kept)
+
+
+def _rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS:"))
+
+
 def _state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
