@@ -6,6 +6,7 @@ import functools
 import math
 import re
 import zlib
+from array import array
 from collections import Counter
 from itertools import pairwise
 
@@ -86,16 +87,20 @@ def hashed_counts(text: str) -> tuple[dict[int, float], dict[int, float]]:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _char_buckets(word: str) -> tuple[int, ...]:
+def _char_buckets(word: str) -> array[int]:
     """Buckets of the character n-grams of `word` padded with a space on both sides.
 
-    Cached: words repeat across texts, and hashing their n-grams is most of the cost.
+    Cached: words repeat across texts, and hashing their n-grams is most of the cost. An
+    array of 4-byte buckets, not a tuple of ints: a full cache holds about 10 MiB, not 60.
     """
     padded = f" {word} "
-    return tuple(
-        _bucket(padded[start : start + n])
-        for n in CHAR_NGRAMS
-        for start in range(max(len(padded) - n + 1, 0))
+    return array(
+        "I",
+        (
+            _bucket(padded[start : start + n])
+            for n in CHAR_NGRAMS
+            for start in range(max(len(padded) - n + 1, 0))
+        ),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from agents.engines.lexical import (
     CODE_PREFIX,
     COMMENT_PREFIX,
     _bucket,
+    _char_buckets,
     count_rows,
     document_frequency_idf,
     hashed_counts,
@@ -81,3 +83,19 @@ def test_code_and_template_comments_count_as_their_own_words() -> None:
     assert _bucket(COMMENT_PREFIX + "bug") in words
     assert _bucket("traceback") not in words  # code is not read as prose
     assert set(prose_words) < set(words)
+
+
+def test_the_word_cache_stays_small_when_full() -> None:
+    """A full cache of character n-gram buckets costs a few hundred bytes a word."""
+    words = [f"w{n:05d}feedback" for n in range(5000)]
+    _char_buckets.cache_clear()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for word in words:
+            hashed_counts(word)
+        per_word = (tracemalloc.get_traced_memory()[0] - before) / len(words)
+    finally:
+        tracemalloc.stop()
+        _char_buckets.cache_clear()
+    assert per_word < 600, per_word  # a tuple of ints cost about 1,760
