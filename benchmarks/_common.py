@@ -26,14 +26,19 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 
-def _own_rss_mb(pid: int | str) -> float:
+def _proc_mib(path: str, field: str) -> float:
+    """The kB figure `field` of a `/proc` file, in MiB (0 once the process is gone)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def _own_rss_mb(pid: int | str) -> float:
+    return _proc_mib(f"/proc/{pid}/status", "VmRSS:")
 
 
 def _descendants(pid: int) -> set[int]:
@@ -78,13 +83,7 @@ def _process_name(pid: int) -> str:
 
 def _own_pss_mb(pid: int) -> float:
     """Proportional set size in MiB: shared pages split between the processes that map them."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return _proc_mib(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
 def memory_by_process(pid: int) -> dict[str, tuple[float, float]]:

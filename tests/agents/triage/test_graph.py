@@ -7,10 +7,8 @@ rebuilt on the same files (or PostgreSQL database) between the pause and the dec
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import update
 
 from agents.triage.ports import ItemEvent
@@ -33,12 +31,6 @@ from tests.agents.triage._harness import (
     new_item,
     poll,
 )
-
-
-@pytest.fixture
-async def github() -> AsyncIterator[FakeGitHub]:
-    async with FakeGitHub(repos=[REPO]) as fake:
-        yield fake
 
 
 async def test_item_pauses_for_review_and_files_once_after_restart(

@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bot.sandbox.fake_github import FakeGitHub
 from storage.embeddings import Embedder
 from storage.models import ItemStatus
-from tests.agents.triage._harness import REPO, Harness, harness, new_item, poll
+from tests.agents.triage._harness import Harness, harness, new_item, poll
 
 SHORT = "The app crashes when I open settings"
-
-
-@pytest.fixture
-async def github() -> AsyncIterator[FakeGitHub]:
-    async with FakeGitHub(repos=[REPO]) as fake:
-        yield fake
 
 
 async def test_a_resumed_backlog_holds_at_most_the_concurrency_in_runs(
     db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
 ) -> None:
     async with harness(db_url, tmp_path, embedder, github, concurrency=2) as h:
-        ids = [await new_item(h, f"{SHORT} ({n})", key=f"message:{n}") for n in range(12)]
+        ids = await _items(h, 12)
         most = 0
 
         def watch() -> None:
@@ -49,7 +40,7 @@ async def test_new_feedback_goes_ahead_of_a_resumed_backlog(
     db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
 ) -> None:
     async with harness(db_url, tmp_path, embedder, github, concurrency=1) as h:
-        backlog = [await new_item(h, f"{SHORT} ({n})", key=f"message:{n}") for n in range(6)]
+        backlog = await _items(h, 6)
         await h.runner.resume_pending()
         live = await new_item(h, "Please add a dark mode", key="message:live")
         h.runner.submit(live)
@@ -64,7 +55,7 @@ async def test_shutdown_leaves_queued_items_for_the_next_start(
     db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
 ) -> None:
     async with harness(db_url, tmp_path, embedder, github, concurrency=1) as h:
-        ids = [await new_item(h, f"{SHORT} ({n})", key=f"message:{n}") for n in range(4)]
+        ids = await _items(h, 4)
         await h.runner.resume_pending()
         await h.runner.drain(grace_seconds=30)
         assert h.runner.queued == 0 and h.runner.in_flight == 0
@@ -80,10 +71,14 @@ async def test_deleted_items_leave_the_queue(
     db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
 ) -> None:
     async with harness(db_url, tmp_path, embedder, github, concurrency=1) as h:
-        ids = [await new_item(h, f"{SHORT} ({n})", key=f"message:{n}") for n in range(3)]
+        ids = await _items(h, 3)
         await h.runner.resume_pending()
         h.runner.forget(ids[1:])
         assert h.runner.queued == 0
+
+
+async def _items(h: Harness, count: int) -> list[int]:
+    return [await new_item(h, f"{SHORT} ({n})", key=f"message:{n}") for n in range(count)]
 
 
 async def _reviewed(h: Harness, item_id: int) -> bool:
