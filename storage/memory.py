@@ -54,6 +54,7 @@ class IdleRelease:
         self._lock = threading.Lock()
         self._running = 0
         self._timer: threading.Timer | None = None
+        self._closed = False
         self.releases = 0
 
     @contextlib.contextmanager
@@ -69,14 +70,14 @@ class IdleRelease:
         finally:
             with self._lock:
                 self._running -= 1
-                if self._running == 0:
+                if self._running == 0 and not self._closed:
                     self._timer = threading.Timer(self.after, self._fire)
                     self._timer.daemon = True
                     self._timer.start()
 
     def _fire(self) -> None:
         with self._lock:
-            if self._running or self._timer is not threading.current_thread():
+            if self._closed or self._running or self._timer is not threading.current_thread():
                 return  # work came, or a newer idle spell has its own timer
             self._timer = None
         try:
@@ -87,8 +88,9 @@ class IdleRelease:
             self.releases += 1
 
     def cancel(self) -> None:
-        """Forget a pending release (the watched work is closing)."""
+        """Forget a pending release, and never start another (the watched work is closing)."""
         with self._lock:
+            self._closed = True
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None

@@ -38,6 +38,9 @@ _WAITING = frozenset({S.AWAITING_REVIEW, S.FAILED, S.AWAITING_DETAILS, S.AWAITIN
 #: Most graph steps one run takes (each decision taken is one), against a loop that stalls.
 _MAX_STEPS = 16
 
+#: One start in this many goes to the backlog while new work also waits.
+_BACKLOG_EVERY = 4
+
 #: Waits before running an item again after its run failed (a database or index hiccup);
 #: after the last one, the periodic `reconcile` keeps retrying.
 RETRY_DELAYS: tuple[float, ...] = (2.0, 10.0, 30.0)
@@ -69,6 +72,7 @@ class TriageRunner(DecisionsMixin):
         # item would hold a coroutine each). New feedback goes ahead of resumed work.
         self._queued: dict[int, None] = {}
         self._backlog: dict[int, None] = {}
+        self._live_streak = 0
         self._locks: KeyedLocks[int] = KeyedLocks()
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: dict[int, asyncio.TimerHandle] = {}
@@ -114,19 +118,28 @@ class TriageRunner(DecisionsMixin):
             if held is not None:
                 held.cancel()
             loop = asyncio.get_running_loop()
-            self._held[item_id] = loop.call_later(delay, self._release, item_id)
+            self._held[item_id] = loop.call_later(delay, self._release, item_id, backlog)
             return
-        if item_id in self._held or item_id in self._queued or item_id in self._backlog:
+        if item_id in self._held or item_id in self._queued:
             return  # its coming run will see everything there is by then
+        if item_id in self._backlog:
+            if backlog:
+                return
+            del self._backlog[item_id]  # a decision on a resumed item: it goes ahead now
         (self._backlog if backlog else self._queued)[item_id] = None
         self._start_queued()
 
     def _start_queued(self) -> None:
-        """Start waiting runs while there are free slots, new feedback first."""
+        """Start waiting runs while there are free slots: new work first, but every
+        `_BACKLOG_EVERY`th start goes to the backlog, so steady traffic never starves it."""
         while self._accepting and len(self._tasks) < self.concurrency:
-            waiting = self._queued or self._backlog
+            take_backlog = self._backlog and (
+                not self._queued or self._live_streak >= _BACKLOG_EVERY - 1
+            )
+            waiting = self._backlog if take_backlog else self._queued
             if not waiting:
                 return
+            self._live_streak = 0 if take_backlog else self._live_streak + 1
             item_id = next(iter(waiting))
             del waiting[item_id]
             task = asyncio.get_running_loop().create_task(self._guarded_run(item_id))
@@ -137,9 +150,9 @@ class TriageRunner(DecisionsMixin):
         self._tasks.discard(task)
         self._start_queued()
 
-    def _release(self, item_id: int) -> None:
+    def _release(self, item_id: int, backlog: bool) -> None:
         self._held.pop(item_id, None)
-        self.submit(item_id, backlog=True)
+        self.submit(item_id, backlog=backlog)
 
     def cancel_held(self, item_ids: Iterable[int]) -> None:
         """Forget the deferred starts and retries of these items (their data is going)."""
@@ -189,7 +202,7 @@ class TriageRunner(DecisionsMixin):
         self._failures[item_id] = failures + 1
         delay = self.retry_delays[failures]
         log.exception("triage run failed; retrying in %.0fs", delay)
-        self.submit(item_id, delay=delay)
+        self.submit(item_id, delay=delay, backlog=True)
 
     async def run(self, item_id: int) -> None:
         """Advance the item's graph as far as it can go now (idempotent).

@@ -69,6 +69,8 @@ class OnnxInt8Encoder:
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._local = threading.local()
         self.artifact = artifact
+        # `release_memory` runs on a timer thread: it would load a tokenizer for one word.
+        self._idle_ids = self._tokenizer().encode("idle", add_special_tokens=True).ids
         self._shrink = onnxruntime.RunOptions()
         self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
@@ -100,8 +102,7 @@ class OnnxInt8Encoder:
         One tiny run with arena shrinkage frees every chunk no run is using, then the C
         heap's free pages go back to the system.
         """
-        ids = self._tokenizer().encode("idle", add_special_tokens=True).ids
-        self._run([ids], self._shrink)
+        self._run([self._idle_ids], self._shrink)
         return_free_memory()
 
     def _run(self, pieces: list[list[int]], options: Any = None) -> npt.NDArray[np.float32]:

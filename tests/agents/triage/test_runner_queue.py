@@ -45,10 +45,40 @@ async def test_new_feedback_goes_ahead_of_a_resumed_backlog(
         live = await new_item(h, "Please add a dark mode", key="message:live")
         h.runner.submit(live)
         await poll(lambda: _reviewed(h, live))
-        order = [item_id for item_id, event in h.notifier.events if event == "awaiting_review"]
+        order = _review_order(h)
         # The run already started when the new item came finishes first; the new one is next.
         assert order.index(live) <= 1, order
         await poll(lambda: _all_reviewed(h, backlog))
+
+
+async def test_a_decision_on_a_resumed_item_and_delayed_new_feedback_go_ahead(
+    db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
+) -> None:
+    async with harness(db_url, tmp_path, embedder, github, concurrency=1) as h:
+        backlog = await _items(h, 6)
+        await h.runner.resume_pending()
+        h.runner.submit(backlog[4])  # as `decide` does for a maintainer's click
+        held = await new_item(h, "Please add a dark mode", key="message:held")
+        h.runner.submit(held, delay=0.05)  # new feedback the rate limit deferred
+        await poll(lambda: _all_reviewed(h, [*backlog, held]))
+        assert _review_order(h)[:3] == [backlog[0], backlog[4], held], _review_order(h)
+
+
+async def test_steady_new_feedback_does_not_starve_the_backlog(
+    db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
+) -> None:
+    async with harness(db_url, tmp_path, embedder, github, concurrency=1) as h:
+        backlog = await _items(h, 3)
+        await h.runner.resume_pending()
+        live = [await new_item(h, f"Add export option {n}", key=f"live:{n}") for n in range(8)]
+        for item_id in live:
+            h.runner.submit(item_id)
+        await poll(lambda: _all_reviewed(h, [*backlog, *live]))
+        assert backlog[1] in _review_order(h)[:5], _review_order(h)
+
+
+def _review_order(h: Harness) -> list[int]:
+    return [item_id for item_id, event in h.notifier.events if event == "awaiting_review"]
 
 
 async def test_shutdown_leaves_queued_items_for_the_next_start(
