@@ -1,28 +1,16 @@
-"""chromadb collections, and the worker process that owns the embedded database.
+"""chromadb collections: the operations the vector store runs, wherever chromadb lives.
 
-chromadb's embedded writes hold the GIL for tens of milliseconds per upsert; run in the
-bot's process they would stall its event loop however they are threaded. So the embedded
-database lives in one child process (`WorkerProcess`) and the bot sends it operations.
-A chromadb server (`CHROMA_URL`) is reached over HTTP from the bot's own process.
+The embedded database runs in a child process of its own (`storage.chroma_worker`); a
+chromadb server (`CHROMA_URL`) is reached over HTTP from the bot's own process.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import hashlib
 import logging
-import multiprocessing
-import os
 import re
-import select
-import signal
 import threading
-import time
-import weakref
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
@@ -326,156 +314,3 @@ class InProcess:
 
     def close(self) -> None:
         """Nothing to release."""
-
-
-_worker_collections: ChromaCollections | None = None
-
-
-def _exit_with(owner_pid: int) -> None:
-    """Exit this process as soon as `owner_pid` is gone (it may have been killed)."""
-    try:
-        pidfd = os.pidfd_open(owner_pid)
-    except (AttributeError, OSError):
-        pidfd = None
-    if pidfd is not None:
-        select.select([pidfd], [], [])
-    else:
-        while True:
-            time.sleep(1.0)
-            try:
-                os.kill(owner_pid, 0)
-            except ProcessLookupError:
-                break
-    os._exit(0)  # every write chromadb acknowledged is committed already
-
-
-#: Calls after which the worker hands freed heap pages back (by default at most once a
-#: second: a trim costs about 2 ms). chromadb's writes leave buffers in the C heap otherwise.
-_WRITES = frozenset({"upsert", "delete", "retag"})
-TRIM_EVERY_SECONDS = 1.0
-
-
-@dataclass
-class _TrimClock:
-    every: float | None = TRIM_EVERY_SECONDS
-    last: float = 0.0
-
-
-_trim = _TrimClock()
-
-
-def _open_in_worker(path: str, owner_pid: int, trim_every: float | None) -> None:
-    global _worker_collections  # noqa: PLW0603 - the worker process's one database
-    _trim.every = trim_every
-    # Ctrl-C and SIGTERM are for the bot, which finishes its writes and then stops us.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    threading.Thread(target=_exit_with, args=(owner_pid,), daemon=True).start()
-    _worker_collections = ChromaCollections(persistent_client(path))
-
-
-def _call_in_worker(method: str, args: tuple[Any, ...]) -> Any:
-    assert _worker_collections is not None
-    result = getattr(_worker_collections, method)(*args)
-    every, now = _trim.every, time.monotonic()
-    if method in _WRITES and every is not None and now - _trim.last >= every:
-        _trim.last = now
-        return_free_memory()
-    return result
-
-
-@functools.cache
-def _worker_context() -> multiprocessing.context.BaseContext:
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["chromadb", __name__])
-    return context
-
-
-class WorkerProcess:
-    """`ChromaCollections` over the embedded database at `path`, in one child process.
-
-    The child is forked from a clean server process that has chromadb imported already
-    (never from the bot itself, which runs model and database threads), ignores the
-    terminal's signals, and exits when the store is closed or the bot's process is gone.
-    A call that gets no answer within `call_timeout` seconds raises `TimeoutError`, and the
-    child is replaced: a stuck database costs one failed call (retried by its caller), not
-    every search that would queue behind it.
-    """
-
-    def __init__(
-        self,
-        path: str,
-        *,
-        call_timeout: float = CALL_TIMEOUT_SECONDS,
-        trim_every: float | None = TRIM_EVERY_SECONDS,
-    ) -> None:
-        self._path = path
-        self.call_timeout = call_timeout
-        self._trim_every = trim_every
-        self._lock = threading.Lock()
-        self._pool = self._new_pool()
-        self._shutdown = weakref.finalize(self, self._shutdown_current)
-
-    def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=_worker_context(),
-            initializer=_open_in_worker,
-            initargs=(self._path, os.getpid(), self._trim_every),
-        )
-
-    def _shutdown_current(self) -> None:
-        self._pool.shutdown(wait=True)
-
-    @property
-    def pids(self) -> list[int]:
-        """Process ids of the child (empty before the first call)."""
-        return list(getattr(self._pool, "_processes", None) or {})
-
-    def call(self, method: str, *args: Any) -> Any:
-        """Run it in the child and wait for the result (at most `call_timeout` seconds)."""
-        pool = self._pool
-        future = pool.submit(_call_in_worker, method, args)
-        try:
-            return future.result(timeout=self.call_timeout)
-        except FutureTimeout:
-            log.error(
-                "the vector database did not answer %s within %.0fs; restarting it",
-                method,
-                self.call_timeout,
-            )
-            self._replace(pool)
-            raise TimeoutError(f"vector database call {method!r} timed out") from None
-
-    def _replace(self, stuck: ProcessPoolExecutor) -> None:
-        """Kill the child of `stuck` and start a fresh one (once, however many callers)."""
-        with self._lock:
-            if self._pool is not stuck:
-                return
-            pids = self.pids
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            _wait_gone(pids, within=10.0)
-            stuck.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
-
-    def close(self) -> None:
-        """Stop the child after the operations already sent."""
-        self._shutdown()
-
-
-def _wait_gone(pids: list[int], *, within: float) -> None:
-    """Wait until none of `pids` runs any more (they are not our children to reap)."""
-    deadline = time.monotonic() + within
-    for pid in pids:
-        while time.monotonic() < deadline and _running(pid):
-            time.sleep(0.05)
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError, ProcessLookupError):
-        return False

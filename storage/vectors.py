@@ -18,11 +18,11 @@ from storage.chroma import (
     MetadataValue,
     Neighbor,
     StoredDocument,
-    WorkerProcess,
     collection_name,
     http_client,
     repository_key,
 )
+from storage.chroma_worker import WorkerProcess
 from storage.embeddings import Embedder
 
 __all__ = [
@@ -54,7 +54,7 @@ class VectorStore:
 
     Methods ending in `_sync` block (scripts, worker threads); the coroutines of the same
     name run them on a worker thread so the event loop never waits on chromadb. The
-    embedded database is served by a child process (`storage.chroma.WorkerProcess`), a
+    embedded database is served by a child process (`storage.chroma_worker.WorkerProcess`), a
     chromadb server over HTTP. Embeddings are made here, normally passed in precomputed;
     otherwise the store's `Embedder` makes them.
     """

@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 import pytest
 
-from storage.chroma import WorkerProcess
+from storage.chroma_worker import WorkerProcess
 from storage.embeddings import Embedder
 from storage.vectors import StoredDocument, VectorStore, collection_name, shared_embedder
 from tests.conftest import index_of_another_model
