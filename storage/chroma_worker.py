@@ -19,11 +19,10 @@ import time
 import weakref
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from typing import Any
 
 from storage.chroma import CALL_TIMEOUT_SECONDS, ChromaCollections, persistent_client
-from storage.memory import return_free_memory
+from storage.memory import IdleRelease, return_free_memory
 
 log = logging.getLogger(__name__)
 
@@ -48,24 +47,18 @@ def _exit_with(owner_pid: int) -> None:
     os._exit(0)  # every write chromadb acknowledged is committed already
 
 
-#: Calls after which the worker hands freed heap pages back (by default at most once a
-#: second: a trim costs about 2 ms). chromadb's writes leave buffers in the C heap otherwise.
+#: Calls after which the worker hands freed heap pages back, once writes have stopped for
+#: `TRIM_AFTER_SECONDS` (a trim costs about 2 ms). chromadb's writes leave buffers in the
+#: C heap otherwise.
 _WRITES = frozenset({"upsert", "delete", "retag"})
-TRIM_EVERY_SECONDS = 1.0
+TRIM_AFTER_SECONDS = 1.0
+_idle_trim: IdleRelease | None = None
 
 
-@dataclass
-class _TrimClock:
-    every: float | None = TRIM_EVERY_SECONDS
-    last: float = 0.0
-
-
-_trim = _TrimClock()
-
-
-def _open_in_worker(path: str, owner_pid: int, trim_every: float | None) -> None:
-    global _worker_collections  # noqa: PLW0603 - the worker process's one database
-    _trim.every = trim_every
+def _open_in_worker(path: str, owner_pid: int, trim_after: float | None) -> None:
+    global _worker_collections, _idle_trim  # noqa: PLW0603 - the worker process's own
+    if trim_after is not None:
+        _idle_trim = IdleRelease(return_free_memory, trim_after)
     # Ctrl-C and SIGTERM are for the bot, which finishes its writes and then stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -75,12 +68,11 @@ def _open_in_worker(path: str, owner_pid: int, trim_every: float | None) -> None
 
 def _call_in_worker(method: str, args: tuple[Any, ...]) -> Any:
     assert _worker_collections is not None
-    result = getattr(_worker_collections, method)(*args)
-    every, now = _trim.every, time.monotonic()
-    if method in _WRITES and every is not None and now - _trim.last >= every:
-        _trim.last = now
-        return_free_memory()
-    return result
+    call = getattr(_worker_collections, method)
+    if method not in _WRITES or _idle_trim is None:
+        return call(*args)
+    with _idle_trim.busy():
+        return call(*args)
 
 
 @functools.cache
@@ -106,11 +98,11 @@ class WorkerProcess:
         path: str,
         *,
         call_timeout: float = CALL_TIMEOUT_SECONDS,
-        trim_every: float | None = TRIM_EVERY_SECONDS,
+        trim_after: float | None = TRIM_AFTER_SECONDS,
     ) -> None:
         self._path = path
         self.call_timeout = call_timeout
-        self._trim_every = trim_every
+        self._trim_after = trim_after
         self._lock = threading.Lock()
         self._pool = self._new_pool()
         self._shutdown = weakref.finalize(self, self._shutdown_current)
@@ -120,7 +112,7 @@ class WorkerProcess:
             max_workers=1,
             mp_context=_worker_context(),
             initializer=_open_in_worker,
-            initargs=(self._path, os.getpid(), self._trim_every),
+            initargs=(self._path, os.getpid(), self._trim_after),
         )
 
     def _shutdown_current(self) -> None:

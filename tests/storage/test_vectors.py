@@ -275,10 +275,10 @@ def test_a_stuck_embedded_database_is_replaced_and_keeps_its_data(
         worker.close()
 
 
-def _worker_growth_after_writes(path: Path, trim_every: float | None) -> float:
+def _worker_growth_after_writes(path: Path, trim_after: float | None) -> float:
     """MiB the embedded database's process grows by over 250 writes of 8 documents."""
     rng = np.random.default_rng(0)
-    worker = WorkerProcess(str(path), trim_every=trim_every)
+    worker = WorkerProcess(str(path), trim_after=trim_after)
     try:
         worker.call("ping")
         [pid] = worker.pids
@@ -290,6 +290,7 @@ def _worker_growth_after_writes(path: Path, trim_every: float | None) -> float:
             ]
             vectors = rng.standard_normal((8, 384)).astype(np.float32)
             worker.call("upsert", REPO, docs, vectors, "test")
+        time.sleep(0.5)  # the trim after the last write
         return _rss_mib(pid) - before
     finally:
         worker.close()
