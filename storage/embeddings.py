@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -280,9 +281,7 @@ class Embedder:
 
     def _forward(self, texts: list[str]) -> npt.NDArray[np.float32]:
         """One forward pass (on an inference worker): unit-length sentence embeddings."""
-        if self._idle is None:
-            return self.encoder.forward(texts)
-        with self._idle.busy():
+        with self._idle.busy() if self._idle else contextlib.nullcontext():
             return self.encoder.forward(texts)
 
     def _release_memory(self) -> None:

@@ -7,10 +7,11 @@ import logging
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col
 
 from storage.batching import MicroBatcher
 from storage.db import Database
@@ -278,22 +279,15 @@ class ItemRepository:
     async def list_unfinished(self) -> list[FeedbackItem]:
         """Items whose triage graph may still have work (or is waiting for a decision)."""
         async with self.db.sessions() as session:
-            stmt = (
-                select(FeedbackItem)
-                .where(FeedbackItem.flow_done.is_(False))  # type: ignore[attr-defined]
-                .order_by(FeedbackItem.id)  # type: ignore[arg-type]
-            )
+            stmt = _unfinished(select(FeedbackItem))
             return list((await session.execute(stmt)).scalars())
 
     async def unfinished_ids(self) -> list[tuple[int, int | None]]:
         """(id, guild id) of the items `list_unfinished` returns, without loading them."""
         async with self.db.sessions() as session:
-            stmt = (
-                select(FeedbackItem.id, FeedbackItem.guild_id)
-                .where(FeedbackItem.flow_done.is_(False))  # type: ignore[attr-defined]
-                .order_by(FeedbackItem.id)  # type: ignore[arg-type]
-            )
-            return [(item_id, guild_id) for item_id, guild_id in (await session.execute(stmt))]
+            stmt = _unfinished(select(col(FeedbackItem.id), col(FeedbackItem.guild_id)))
+            rows = await session.execute(stmt)
+            return [(cast(int, item_id), guild_id) for item_id, guild_id in rows]
 
     async def list_open(self) -> list[FeedbackItem]:
         """Every item that still needs the bot or a maintainer."""
@@ -378,3 +372,11 @@ class ItemRepository:
                 )
                 found.extend((await session.execute(stmt)).scalars())
         return found
+
+
+_Stmt = TypeVar("_Stmt", bound="Select[*tuple[Any, ...]]")
+
+
+def _unfinished(stmt: _Stmt) -> _Stmt:
+    """`stmt` narrowed to items whose graph may still have work, oldest first."""
+    return stmt.where(col(FeedbackItem.flow_done).is_(False)).order_by(col(FeedbackItem.id))

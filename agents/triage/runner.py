@@ -130,8 +130,10 @@ class TriageRunner(DecisionsMixin):
         self._start_queued()
 
     def _start_queued(self) -> None:
-        """Start waiting runs while there are free slots: new work first, but every
-        `_BACKLOG_EVERY`th start goes to the backlog, so steady traffic never starves it."""
+        """Start waiting runs while slots are free: new work first, the backlog every so often.
+
+        Every `_BACKLOG_EVERY`th start goes to the backlog, so steady traffic never starves it.
+        """
         while self._accepting and len(self._tasks) < self.concurrency:
             take_backlog = self._backlog and (
                 not self._queued or self._live_streak >= _BACKLOG_EVERY - 1
