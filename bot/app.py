@@ -47,8 +47,7 @@ MESSAGE_CONTENT_REFUSED = (
 async def recover(services: Services, scheduler: ReviewScheduler) -> None:
     """After READY: finish half-done triage, re-arm timers, start periodic jobs."""
     await services.runner.resume_pending()
-    rebuilt = await scheduler.rebuild()
-    log.info("rebuilt review timers for %d item(s)", rebuilt)
+    scheduler.arm()
     from datetime import timedelta
 
     scheduler.every(

@@ -1,11 +1,16 @@
-"""Timed work: review reminders, expiry and filing retries per item, periodic jobs.
+"""Timed work: review reminders, expiry, filing retries and reporters' answers; periodic jobs.
 
-APScheduler runs on the event loop with its in-memory job store (nothing blocking); the
-jobs are derived from the database, so `rebuild()` at start recreates all of them.
+APScheduler runs on the event loop with its in-memory job store (nothing blocking). Item
+timers are not jobs of their own: they are deadlines over the items' rows
+(`storage/deadlines.py`). One job wakes at the next deadline, serves every deadline that
+fell since the last wake-up and arms the next; a periodic catch-up serves whatever is
+still due (a restart, a deadline whose work failed). Memory does not grow with the
+number of waiting items, and a restart has nothing to rebuild.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 from collections.abc import Awaitable, Callable
@@ -19,31 +24,68 @@ from agents.triage.filing_retry import AUTO_RETRY_ACTOR
 from agents.triage.state import Decision
 from bot.log import item_context
 from bot.services import Services
+from storage.deadlines import Deadline, DeadlineRepository
 from storage.models import FeedbackItem, ItemStatus
 
 log = logging.getLogger(__name__)
 
 ItemCallback = Callable[[int], Awaitable[None]]
 
+#: How often everything still due is served again, whatever the wake-ups did.
+CATCH_UP_EVERY = timedelta(minutes=10)
+_PAGE = 100
+_WAKE_JOB = "deadlines"
+
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def _for_item(func: ItemCallback, item_id: int) -> None:
-    """Run an item's timer with the item's id on its log lines."""
-    with item_context(item_id):
-        await func(item_id)
-
-
 class ReviewScheduler:
-    """Reminds maintainers of waiting items and expires the ones nobody answered."""
+    """Reminds maintainers of waiting items, expires the ones nobody answered, and ends
+    the waits for reporters' answers and for the next filing attempt."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.settings = services.settings.triage
         self._aps = AsyncIOScheduler(jobstores={"default": MemoryJobStore()}, timezone=UTC)
         self.on_remind: ItemCallback | None = None
+        self._deadlines = DeadlineRepository(services.db)
+        self._timers = self._item_timers()
+        self._swept_until: datetime | None = None
+        self._next_wake: datetime | None = None
+        self._sweeping = asyncio.Lock()
+
+    def _item_timers(self) -> tuple[tuple[Deadline, ItemCallback], ...]:
+        s, waiting = self.services.settings.triage, ItemStatus.AWAITING_REVIEW
+        return (
+            (
+                Deadline("remind", (waiting,), "updated_at", s.reminder_after, "reminded_at"),
+                self._remind,
+            ),
+            (
+                Deadline("expire", (waiting, ItemStatus.FAILED), "created_at", s.expires_after),
+                self._expire,
+            ),
+            (
+                Deadline("refile", (ItemStatus.FAILED,), "filing_retry_at", timedelta(0)),
+                self._retry_filing,
+            ),
+            (
+                Deadline(
+                    "details", (ItemStatus.AWAITING_DETAILS,), "updated_at", s.details_timeout
+                ),
+                self._details_timeout,
+            ),
+            (
+                Deadline(
+                    "same_issue",
+                    (ItemStatus.AWAITING_REPORTER,),
+                    "updated_at",
+                    s.duplicate_confirm_timeout,
+                ),
+                self._same_issue_timeout,
+            ),
+        )
 
     def start(self) -> None:
         """Start running jobs on the current event loop."""
@@ -73,97 +115,69 @@ class ReviewScheduler:
             next_run_time=datetime.now(UTC) + interval,
         )
 
-    def schedule_review(self, item: FeedbackItem) -> None:
-        """Plan the reminder and the expiry of an item that awaits review."""
-        if item.id is None:
-            return
-        waiting_since = _aware(item.updated_at)
-        if item.reminded_at is None:
-            self._at(
-                f"remind:{item.id}",
-                waiting_since + self.settings.reminder_after,
-                self._remind,
-                item.id,
+    def arm(self) -> None:
+        """Serve everything already due, then keep waking at the next deadline."""
+        self._swept_until = None
+        self.every("deadlines-catch-up", CATCH_UP_EVERY, self.catch_up)
+        self._wake_at(datetime.now(UTC))
+
+    def plan(self, item: FeedbackItem) -> None:
+        """Make sure the scheduler wakes when `item`'s next deadline falls."""
+        falls = [t for deadline, _ in self._timers if (t := deadline.falls_at(item)) is not None]
+        if falls:
+            self._wake_at(_aware(min(falls)))
+
+    async def catch_up(self) -> None:
+        """Serve every deadline that has fallen, whenever it fell."""
+        self._swept_until = None
+        await self.sweep()
+
+    async def sweep(self) -> None:
+        """Serve the deadlines that fell since the last sweep; arm the next wake-up."""
+        async with self._sweeping:
+            now = datetime.now(UTC)
+            since, self._swept_until, self._next_wake = self._swept_until, now, None
+            for deadline, serve in self._timers:
+                await self._serve(deadline, serve, since, now)
+            upcoming = [
+                moment
+                for deadline, _ in self._timers
+                if (moment := await self._deadlines.next_after(deadline, now)) is not None
+            ]
+            if upcoming:
+                self._wake_at(min(upcoming))
+
+    async def _serve(
+        self, deadline: Deadline, serve: ItemCallback, since: datetime | None, until: datetime
+    ) -> None:
+        owns, after_id = self.services.runner.owns_guild, 0
+        while True:
+            rows = await self._deadlines.due(
+                deadline, since=since, until=until, after_id=after_id, limit=_PAGE
             )
-        self._at(
-            f"expire:{item.id}",
-            _aware(item.created_at) + self.settings.expires_after,
-            self._expire,
-            item.id,
-        )
+            for item_id, guild_id in rows:
+                if not owns(guild_id):
+                    continue
+                with item_context(item_id):
+                    try:
+                        await serve(item_id)
+                    except Exception:
+                        log.exception("the %s deadline of item %s failed", deadline.name, item_id)
+            if len(rows) < _PAGE:
+                return
+            after_id = rows[-1][0]
 
-    def schedule_details(self, item: FeedbackItem) -> None:
-        """Plan the end of the wait for a reporter's answer to the details questions."""
-        if item.id is not None:
-            deadline = _aware(item.updated_at) + self.settings.details_timeout
-            self._at(f"details:{item.id}", deadline, self._details_timeout, item.id)
-
-    def cancel_details(self, item_id: int) -> None:
-        """Forget the details timer of an item whose reporter answered."""
-        job = self._aps.get_job(f"details:{item_id}")
-        if job is not None:
-            job.remove()
-
-    async def _details_timeout(self, item_id: int) -> None:
-        result = await self.services.runner.decide(
-            item_id, Decision(action="details", actor="scheduler", reason="no answer in time")
-        )
-        if result.accepted:
-            log.info("item %s goes to review without the missing details", item_id)
-
-    def schedule_same_issue(self, item: FeedbackItem) -> None:
-        """Plan the end of the wait for the reporter's "is it the same issue?" answer."""
-        if item.id is not None:
-            deadline = _aware(item.updated_at) + self.settings.duplicate_confirm_timeout
-            self._at(f"same_issue:{item.id}", deadline, self._same_issue_timeout, item.id)
-
-    def cancel_same_issue(self, item_id: int) -> None:
-        """Forget the timer of an item whose reporter answered."""
-        job = self._aps.get_job(f"same_issue:{item_id}")
-        if job is not None:
-            job.remove()
-
-    async def _same_issue_timeout(self, item_id: int) -> None:
-        result = await self.services.runner.decide(
-            item_id, Decision(action="confirm", actor="scheduler", reason="no answer in time")
-        )
-        if result.accepted:
-            log.info("item %s goes to review: no answer about the matching issue", item_id)
-
-    def schedule_filing_retry(self, item: FeedbackItem) -> None:
-        """Plan the automatic retry of a failed filing, when one is due (`filing_retry_at`)."""
-        if item.id is not None and item.filing_retry_at is not None:
-            when = _aware(item.filing_retry_at)
-            self._at(f"refile:{item.id}", when, self._retry_filing, item.id)
-
-    async def _retry_filing(self, item_id: int) -> None:
-        item = await self.services.items.get(item_id)
-        if item is None or item.status != ItemStatus.FAILED or item.filing_retry_at is None:
+    def _wake_at(self, when: datetime) -> None:
+        if self._swept_until is not None and when <= self._swept_until:
+            self._swept_until = when - timedelta(microseconds=1)
+        if self._next_wake is not None and self._next_wake <= when:
             return
-        if _aware(item.filing_retry_at) > datetime.now(UTC) + timedelta(seconds=1):
-            self.schedule_filing_retry(item)  # failed again meanwhile, with a later time
-            return
-        result = await self.services.runner.decide(
-            item_id, Decision(action="retry", actor=AUTO_RETRY_ACTOR, reason="automatic retry")
-        )
-        if result.accepted:
-            log.info("item %s: retrying the filing automatically", item_id)
-
-    def cancel_review(self, item_id: int) -> None:
-        """Forget the timers of a decided item."""
-        for prefix in ("remind", "expire"):
-            job = self._aps.get_job(f"{prefix}:{item_id}")
-            if job is not None:
-                job.remove()
-
-    def _at(self, job_id: str, when: datetime, func: ItemCallback, item_id: int) -> None:
+        self._next_wake = when
         self._add_job(
-            _for_item,
+            self.sweep,
             "date",
             run_date=max(when, datetime.now(UTC)),
-            args=[func, item_id],
-            id=job_id,
-            name=job_id,
+            id=_WAKE_JOB,
             replace_existing=True,
             misfire_grace_time=None,
         )
@@ -176,34 +190,7 @@ class ReviewScheduler:
         """
         contextvars.Context().run(self._aps.add_job, func, *args, **kwargs)
 
-    async def rebuild(self) -> int:
-        """Recreate the timers of every waiting item; returns how many.
-
-        Reminders and expiry of items awaiting review, the automatic retry of failed filings,
-        the end of the wait for a reporter's details or answer about a matching issue.
-        """
-        waiting = await self.services.items.list_by_status(
-            [
-                ItemStatus.AWAITING_REVIEW,
-                ItemStatus.FAILED,
-                ItemStatus.AWAITING_DETAILS,
-                ItemStatus.AWAITING_REPORTER,
-            ]
-        )
-        owns = self.services.runner.owns_guild
-        count = 0
-        for item in waiting:
-            if not owns(item.guild_id):
-                continue
-            if item.status == ItemStatus.AWAITING_DETAILS:
-                self.schedule_details(item)
-            elif item.status == ItemStatus.AWAITING_REPORTER:
-                self.schedule_same_issue(item)
-            else:
-                self.schedule_review(item)
-                self.schedule_filing_retry(item)
-            count += 1
-        return count
+    # -- what each deadline does -------------------------------------------------------------
 
     async def _remind(self, item_id: int) -> None:
         item = await self.services.items.get(item_id)
@@ -223,3 +210,30 @@ class ReviewScheduler:
         )
         if result.accepted:
             log.info("item %s expired", item_id)
+
+    async def _retry_filing(self, item_id: int) -> None:
+        item = await self.services.items.get(item_id)
+        if item is None or item.status != ItemStatus.FAILED or item.filing_retry_at is None:
+            return
+        if _aware(item.filing_retry_at) > datetime.now(UTC) + timedelta(seconds=1):
+            self.plan(item)  # failed again meanwhile, with a later time
+            return
+        result = await self.services.runner.decide(
+            item_id, Decision(action="retry", actor=AUTO_RETRY_ACTOR, reason="automatic retry")
+        )
+        if result.accepted:
+            log.info("item %s: retrying the filing automatically", item_id)
+
+    async def _details_timeout(self, item_id: int) -> None:
+        result = await self.services.runner.decide(
+            item_id, Decision(action="details", actor="scheduler", reason="no answer in time")
+        )
+        if result.accepted:
+            log.info("item %s goes to review without the missing details", item_id)
+
+    async def _same_issue_timeout(self, item_id: int) -> None:
+        result = await self.services.runner.decide(
+            item_id, Decision(action="confirm", actor="scheduler", reason="no answer in time")
+        )
+        if result.accepted:
+            log.info("item %s goes to review: no answer about the matching issue", item_id)

@@ -71,7 +71,7 @@ class ReviewNotifier:
             await self.publish(item_id)
             refreshed = await self.services.items.get(item_id)
             if self.scheduler is not None and refreshed is not None:
-                self.scheduler.schedule_review(refreshed)
+                self.scheduler.plan(refreshed)
             return
         if event in OUTBOX_EVENTS:
             # What a finished item owes Discord was written with its final status.
@@ -81,10 +81,8 @@ class ReviewNotifier:
             await self.refresh(item_id)
             return
         if event in FINAL_EVENTS:
-            if self.scheduler is not None:
-                self.scheduler.cancel_review(item_id)
-                if event == "failed":
-                    self.scheduler.schedule_filing_retry(item)
+            if self.scheduler is not None and event == "failed":
+                self.scheduler.plan(item)
             try:
                 await self.refresh(item_id)
             except discord.HTTPException:

@@ -204,9 +204,6 @@ class OutboxDelivery:
     # -- the kinds ----------------------------------------------------------------------------
 
     async def _review_update(self, row: OutboxMessage) -> Audit:
-        scheduler = self.notifier.scheduler
-        if scheduler is not None:
-            scheduler.cancel_review(row.item_id)
         await self.notifier.refresh(row.item_id)
         return None
 

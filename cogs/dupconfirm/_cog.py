@@ -124,7 +124,7 @@ class SameIssueCog(commands.Cog, name=COG_NAME):
     def _arm_timeout(self, item: FeedbackItem) -> None:
         scheduler = self._scheduler()
         if scheduler is not None:
-            scheduler.schedule_same_issue(item)
+            scheduler.plan(item)
 
     # -- answering ------------------------------------------------------------------------
 
@@ -147,9 +147,6 @@ class SameIssueCog(commands.Cog, name=COG_NAME):
         if not result.accepted:
             await self._tell(interaction, "This question was already answered or has expired.")
             return
-        scheduler = self._scheduler()
-        if scheduler is not None:
-            scheduler.cancel_same_issue(item_id)
         question = interaction.message.content if interaction.message is not None else ""
         await interaction.response.edit_message(
             content=answered_text(question, answer), view=None, allowed_mentions=NO_PINGS

@@ -115,7 +115,6 @@ class DetailsConversation:
         if not result.accepted:  # another reply was taken as the answer a moment before
             await self._add_more(item.id, message)
         else:
-            self._cancel_timeout(item.id)
             try:
                 await message.add_reaction("✅")
             except discord.HTTPException:
@@ -165,9 +164,4 @@ class DetailsConversation:
     def _arm_timeout(self, item: FeedbackItem) -> None:
         scheduler = self.services.extras.get("scheduler")
         if scheduler is not None:
-            scheduler.schedule_details(item)
-
-    def _cancel_timeout(self, item_id: int) -> None:
-        scheduler = self.services.extras.get("scheduler")
-        if scheduler is not None:
-            scheduler.cancel_details(item_id)
+            scheduler.plan(item)
