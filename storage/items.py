@@ -7,7 +7,7 @@ import logging
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -42,6 +42,15 @@ _MAX_CAS_ATTEMPTS = 5
 
 #: Item ids live in a 32-bit INTEGER column; PostgreSQL refuses larger query arguments.
 MAX_ITEM_ID = 2**31 - 1
+
+
+class Unfinished(NamedTuple):
+    """What recovery needs to know of an item whose graph is not finished."""
+
+    id: int
+    guild_id: int | None
+    status: ItemStatus
+    updated_at: datetime
 
 
 class IllegalTransitionError(ValueError):
@@ -276,18 +285,20 @@ class ItemRepository:
                 stmt = stmt.limit(limit)
             return list((await session.execute(stmt)).scalars())
 
-    async def list_unfinished(self) -> list[FeedbackItem]:
-        """Items whose triage graph may still have work (or is waiting for a decision)."""
+    async def unfinished(self) -> list[Unfinished]:
+        """Items whose triage graph may still have work (or waits for a decision), oldest
+        first: a few columns each, never the whole rows."""
+        stmt = _unfinished(
+            select(
+                col(FeedbackItem.id),
+                col(FeedbackItem.guild_id),
+                col(FeedbackItem.status),
+                col(FeedbackItem.updated_at),
+            )
+        )
         async with self.db.sessions() as session:
-            stmt = _unfinished(select(FeedbackItem))
-            return list((await session.execute(stmt)).scalars())
-
-    async def unfinished_ids(self) -> list[tuple[int, int | None]]:
-        """(id, guild id) of the items `list_unfinished` returns, without loading them."""
-        async with self.db.sessions() as session:
-            stmt = _unfinished(select(col(FeedbackItem.id), col(FeedbackItem.guild_id)))
             rows = await session.execute(stmt)
-            return [(cast(int, item_id), guild_id) for item_id, guild_id in rows]
+            return [Unfinished(cast(int, i), g, ItemStatus(s), u) for i, g, s, u in rows]
 
     async def list_open(self) -> list[FeedbackItem]:
         """Every item that still needs the bot or a maintainer."""

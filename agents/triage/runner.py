@@ -21,7 +21,7 @@ from agents.triage.context import TriageContext
 from agents.triage.pending import pending_decision
 from agents.triage.report import report_text
 from agents.triage.state import InputState, Policy
-from bot.bounded import KeyedLocks
+from bot.bounded import BoundedCache, KeyedLocks
 from bot.log import item_context
 from storage.decisions import last_decision_seq
 from storage.items import ItemRepository
@@ -40,6 +40,10 @@ _MAX_STEPS = 16
 
 #: One start in this many goes to the backlog while new work also waits.
 _BACKLOG_EVERY = 4
+
+#: Waiting items whose graph reconcile found at its pause, remembered by their last change
+#: (about 100 bytes each); past this many, the oldest are simply looked at again.
+SEEN_PAUSED_SIZE = 50_000
 
 #: Waits before running an item again after its run failed (a database or index hiccup);
 #: after the last one, the periodic `reconcile` keeps retrying.
@@ -74,6 +78,7 @@ class TriageRunner(DecisionsMixin):
         self._backlog: dict[int, None] = {}
         self._live_streak = 0
         self._locks: KeyedLocks[int] = KeyedLocks()
+        self._seen_paused: BoundedCache[int, datetime] = BoundedCache(SEEN_PAUSED_SIZE)
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: dict[int, asyncio.TimerHandle] = {}
         self._failures: dict[int, int] = {}
@@ -283,7 +288,7 @@ class TriageRunner(DecisionsMixin):
             except Exception:
                 log.exception("could not re-plan deferred items; they are resumed now instead")
         count = 0
-        for item_id, guild_id in await self.items.unfinished_ids():
+        for item_id, guild_id, *_ in await self.items.unfinished():
             if item_id in self._held or not self.owns_guild(guild_id):
                 continue
             self.submit(item_id, backlog=True)
@@ -298,29 +303,38 @@ class TriageRunner(DecisionsMixin):
         or touched in the last `older_than` seconds are left alone. An item whose status
         says "waiting" but whose graph never reached the pause (its review failed to post),
         or one `approved` or `filing` with nothing running it, is re-run.
-        Returns how many were re-submitted.
+        A graph found at its pause is not read again until its item changes (every
+        decision changes it). Returns how many were re-submitted.
         """
         cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
         count = 0
-        for item in await self.items.list_unfinished():
-            if item.id is None or item.id in self._held or not self.owns_guild(item.guild_id):
+        for item_id, guild_id, status, updated_at in await self.items.unfinished():
+            if item_id in self._held or not self.owns_guild(guild_id):
                 continue
-            if self._locks.locked(item.id):
+            if self._locks.locked(item_id):
                 continue  # its graph is running now
-            if _aware(item.updated_at) > cutoff or await self._paused(item):
+            if _aware(updated_at) > cutoff or await self._paused(item_id, status, updated_at):
                 continue
-            self.submit(item.id, backlog=True)
+            self.submit(item_id, backlog=True)
             count += 1
         if count:
             log.info("reconciling %d stalled item(s)", count)
         return count
 
-    async def _paused(self, item: FeedbackItem) -> bool:
+    async def _paused(self, item_id: int, status: ItemStatus, updated_at: datetime) -> bool:
         """The item waits for a person, and its graph sits at that pause."""
-        if ItemStatus(item.status) not in _WAITING or item.id is None:
+        if status not in _WAITING:
             return False
-        snapshot = await self.graph.aget_state(self._config(item.id))
-        return _is_waiting(snapshot) and await pending_decision(self.items, item, snapshot) is None
+        if self._seen_paused.get(item_id) == updated_at:
+            return True
+        item = await self.items.get(item_id)
+        if item is None or item.updated_at != updated_at:
+            return True  # changed meanwhile: looked at again next time
+        snapshot = await self.graph.aget_state(self._config(item_id))
+        if _is_waiting(snapshot) and await pending_decision(self.items, item, snapshot) is None:
+            self._seen_paused.put(item_id, updated_at)
+            return True
+        return False
 
     async def drain(self, grace_seconds: float) -> None:
         """Stop taking work and give running nodes `grace_seconds` to reach a checkpoint."""

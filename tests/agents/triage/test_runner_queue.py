@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.sandbox.fake_github import FakeGitHub
 from storage.embeddings import Embedder
-from storage.models import ItemStatus
+from storage.models import ItemStatus, utcnow
 from tests.agents.triage._harness import Harness, harness, new_item, poll
 
 SHORT = "The app crashes when I open settings"
@@ -125,3 +125,34 @@ async def _all_awaiting_review(h: Harness, ids: list[int]) -> bool:
 
 async def _statuses(h: Harness, ids: list[int]) -> list[str | None]:
     return [getattr(await h.items.get(item_id), "status", None) for item_id in ids]
+
+
+async def test_reconcile_reads_a_waiting_graph_once_until_its_item_changes(
+    db_url: str, tmp_path: Path, embedder: Embedder, github: FakeGitHub
+) -> None:
+    async with harness(db_url, tmp_path, embedder, github, concurrency=2) as h:
+        ids = await _items(h, 5)
+        for item_id in ids:
+            h.runner.submit(item_id)
+        await poll(lambda: _all_reviewed(h, ids))
+        await poll(lambda: _idle(h))
+        reads: list[object] = []
+        read_state = h.runner.graph.aget_state
+
+        async def counted(config: object, *args: object, **kwargs: object) -> object:
+            reads.append(config)
+            return await read_state(config, *args, **kwargs)  # type: ignore[arg-type]
+
+        h.runner.graph.aget_state = counted  # type: ignore[method-assign]
+        assert await h.runner.reconcile(older_than=0) == 0
+        assert len(reads) == len(ids)
+        assert await h.runner.reconcile(older_than=0) == 0
+        assert len(reads) == len(ids), "verified pauses are not read again"
+
+        await h.items.update_fields(item_id=ids[0], reminded_at=utcnow())
+        assert await h.runner.reconcile(older_than=0) == 0
+        assert len(reads) == len(ids) + 1, "a changed item is looked at again"
+
+
+async def _idle(h: Harness) -> bool:
+    return h.runner.in_flight == 0 and h.runner.queued == 0
