@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import threading
@@ -70,6 +71,11 @@ def data_dir_from_env() -> Path:
 
 
 _MAX_CHARS = 4000  # the model reads 256 word pieces; longer text only costs tokenisation time
+
+
+def _cache_key(text: str) -> bytes:
+    """16 bytes that stand for `text` in the vector cache."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def model_path() -> str:
@@ -141,7 +147,7 @@ class Embedder:
         )
         self._data_dir = data_dir
         self.batch_size = batch_size
-        self._cache: OrderedDict[str, Vector] = OrderedDict()
+        self._cache: OrderedDict[bytes, bytes] = OrderedDict()
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
         self.workers = workers or default_workers()
@@ -265,14 +271,14 @@ class Embedder:
         out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
         missing: dict[str, list[int]] = {}
         with self._cache_lock:
-            for i, text in enumerate(texts):
-                key = text[:_MAX_CHARS]
-                hit = self._cache.get(key)
+            for i, whole in enumerate(texts):
+                text = whole[:_MAX_CHARS]
+                hit = self._cache.get(key := _cache_key(text))
                 if hit is None:
-                    missing.setdefault(key, []).append(i)
+                    missing.setdefault(text, []).append(i)
                 else:
                     self._cache.move_to_end(key)
-                    out[i] = hit
+                    out[i] = np.frombuffer(hit, dtype=np.float32)
         return out, missing
 
     def _passes(self, texts: list[str]) -> list[list[str]]:
@@ -301,10 +307,13 @@ class Embedder:
     ) -> None:
         with self._cache_lock:
             for texts, block in zip(passes, vectors, strict=True):
-                for key, vector in zip(texts, block, strict=True):
-                    for i in missing[key]:
+                for text, vector in zip(texts, block, strict=True):
+                    for i in missing[text]:
                         out[i] = vector
-                    self._cache[key] = vector
+                    # The text's digest and the vector's bytes: neither the text nor the pass's
+                    # whole array stays behind.
+                    key = _cache_key(text)
+                    self._cache[key] = vector.tobytes()
                     self._cache.move_to_end(key)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)

@@ -96,3 +96,31 @@ async def test_concurrent_callers_share_batches_off_the_loop(embedder: Embedder)
     assert sum(calls) == 60 and len(calls) < 10, "concurrent callers are gathered"
     assert threads and all(name.startswith("embedder") for name in threads)
     assert threading.current_thread().name not in threads
+
+
+def test_the_cache_keeps_a_vector_per_text_not_the_text_or_its_batch(embedder: Embedder) -> None:
+    import gc
+    import tracemalloc
+
+    own = Embedder(encoder=embedder.encoder, cache_size=50, idle_release_seconds=None)
+    try:
+
+        def long_texts(first: int) -> list[str]:
+            return [
+                f"report {n}: " + "the export dialog freezes again " * 110
+                for n in range(first, first + 200)
+            ]
+
+        own.encode(long_texts(0))  # warm: the encoder's own buffers
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        own.encode(long_texts(1000))  # 200 texts of ~3,500 characters; the cache keeps 50
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+    finally:
+        own.close()
+    vectors = 50 * 384 * 4
+    # Under twice the vectors themselves; the texts alone would be 175 kB more.
+    assert kept < 2 * vectors, kept
