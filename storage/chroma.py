@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import numpy as np
 import numpy.typing as npt
 
-from storage.embeddings import ChromaEmbeddingFunction, Embedder
+from storage.embeddings import DIMENSIONS, ChromaEmbeddingFunction, Embedder
 from storage.memory import return_free_memory
 
 if TYPE_CHECKING:
@@ -278,6 +278,15 @@ class ChromaCollections:
             ids.extend(page)
             if len(page) < step:
                 return ids
+
+    def warm(self) -> None:
+        """Load every collection's index, as the first search in it would."""
+        probe = np.zeros((1, DIMENSIONS), dtype=np.float32)
+        probe[0, 0] = 1.0
+        for repo in self.repositories():
+            collection = self._collection(repo, create=False)
+            if collection is not None and collection.count():
+                collection.query(query_embeddings=probe, n_results=1, include=[])
 
     def release_memory(self) -> bool:
         """Hand this process's free heap pages back to the system (after writes)."""

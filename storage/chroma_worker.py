@@ -52,6 +52,12 @@ def _exit_with(owner_pid: int) -> None:
 #: C heap otherwise.
 _WRITES = frozenset({"upsert", "delete", "retag"})
 TRIM_AFTER_SECONDS = 1.0
+
+#: The child is replaced once it has grown this much past its size when fresh (indexes
+#: loaded) and has been idle for `RECYCLE_IDLE_SECONDS`: what chromadb's native code keeps
+#: after many writes, beyond its indexes, that no trim gives back.
+RECYCLE_GROWTH_MIB = 32.0
+RECYCLE_IDLE_SECONDS = 10.0
 _idle_trim: IdleRelease | None = None
 
 
@@ -90,7 +96,9 @@ class WorkerProcess:
     terminal's signals, and exits when the store is closed or the bot's process is gone.
     A call that gets no answer within `call_timeout` seconds raises `TimeoutError`, and the
     child is replaced: a stuck database costs one failed call (retried by its caller), not
-    every search that would queue behind it.
+    every search that would queue behind it. A child that has grown `recycle_growth_mib`
+    past its fresh size is replaced too, once idle for `recycle_after` seconds; the new one
+    loads the indexes at once.
     """
 
     def __init__(
@@ -99,12 +107,21 @@ class WorkerProcess:
         *,
         call_timeout: float = CALL_TIMEOUT_SECONDS,
         trim_after: float | None = TRIM_AFTER_SECONDS,
+        recycle_growth_mib: float | None = RECYCLE_GROWTH_MIB,
+        recycle_after: float = RECYCLE_IDLE_SECONDS,
     ) -> None:
         self._path = path
         self.call_timeout = call_timeout
         self._trim_after = trim_after
         self._lock = threading.Lock()
         self._pool = self._new_pool()
+        self._in_flight = 0
+        self._fresh_mib: float | None = None
+        self.recycle_growth_mib = recycle_growth_mib
+        self.recycles = 0
+        self._idle: IdleRelease | None = None
+        if recycle_growth_mib is not None and rss_mib(os.getpid()) is not None:
+            self._idle = IdleRelease(self._recycle_if_grown, recycle_after)
         self._shutdown = weakref.finalize(self, self._shutdown_current)
 
     def _new_pool(self) -> ProcessPoolExecutor:
@@ -125,18 +142,48 @@ class WorkerProcess:
 
     def call(self, method: str, *args: Any) -> Any:
         """Run it in the child and wait for the result (at most `call_timeout` seconds)."""
-        pool = self._pool
-        future = pool.submit(_call_in_worker, method, args)
-        try:
-            return future.result(timeout=self.call_timeout)
-        except FutureTimeout:
-            log.error(
-                "the vector database did not answer %s within %.0fs; restarting it",
-                method,
-                self.call_timeout,
-            )
-            self._replace(pool)
-            raise TimeoutError(f"vector database call {method!r} timed out") from None
+        with self._idle.busy() if self._idle else contextlib.nullcontext():
+            with self._lock:
+                pool = self._pool
+                future = pool.submit(_call_in_worker, method, args)
+                self._in_flight += 1
+            try:
+                result = future.result(timeout=self.call_timeout)
+            except FutureTimeout:
+                log.error(
+                    "the vector database did not answer %s within %.0fs; restarting it",
+                    method,
+                    self.call_timeout,
+                )
+                self._replace(pool)
+                raise TimeoutError(f"vector database call {method!r} timed out") from None
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
+            if self._fresh_mib is None:
+                self._note_fresh_size(pool)
+            return result
+
+    def _note_fresh_size(self, pool: ProcessPoolExecutor) -> None:
+        with self._lock:
+            pids = self.pids
+            if self._pool is pool and self._fresh_mib is None and len(pids) == 1:
+                self._fresh_mib = rss_mib(pids[0])
+
+    def _recycle_if_grown(self) -> None:
+        """Replace an idle child that grew `recycle_growth_mib` past its fresh size."""
+        with self._lock:
+            pids, fresh, limit = self.pids, self._fresh_mib, self.recycle_growth_mib
+            if self._in_flight or fresh is None or limit is None or len(pids) != 1:
+                return
+            size = rss_mib(pids[0])
+            if size is None or size - fresh < limit:
+                return
+            log.info("the vector database's process grew by %.0f MiB; replacing it", size - fresh)
+            old, self._pool, self._fresh_mib = self._pool, self._new_pool(), None
+            old.shutdown(wait=True)  # idle: the child exits at once, all it wrote committed
+            self.recycles += 1
+        self.call("warm")  # the fresh size counts the indexes, as any search would load them
 
     def _replace(self, stuck: ProcessPoolExecutor) -> None:
         """Kill the child of `stuck` and start a fresh one (once, however many callers)."""
@@ -149,10 +196,12 @@ class WorkerProcess:
                     os.kill(pid, signal.SIGKILL)
             _wait_gone(pids, within=10.0)
             stuck.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
+            self._pool, self._fresh_mib = self._new_pool(), None
 
     def close(self) -> None:
         """Stop the child after the operations already sent."""
+        if self._idle is not None:
+            self._idle.cancel()
         self._shutdown()
 
 
@@ -162,6 +211,18 @@ def _wait_gone(pids: list[int], *, within: float) -> None:
     for pid in pids:
         while time.monotonic() < deadline and _running(pid):
             time.sleep(0.05)
+
+
+def rss_mib(pid: int) -> float | None:
+    """Resident size of process `pid` in MiB, where /proc tells (Linux), else None."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def _running(pid: int) -> bool:

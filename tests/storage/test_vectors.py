@@ -309,3 +309,45 @@ def _rss_mib(pid: int) -> float:
 
 def _state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_a_grown_idle_database_process_is_replaced_and_answers_the_same(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    worker = WorkerProcess(str(tmp_path / "chroma"), recycle_growth_mib=4.0, recycle_after=0.5)
+    try:
+        worker.call("ping")
+        [first] = worker.pids
+        for n in range(0, 2000, 8):
+            docs = [
+                StoredDocument(f"feedback:{n + i}", f"report {n + i}: " + "export fails " * 40)
+                for i in range(8)
+            ]
+            vectors = rng.standard_normal((8, 384)).astype(np.float32)
+            worker.call("upsert", REPO, docs, vectors, "test")
+        query = rng.standard_normal((3, 384)).astype(np.float32)
+        before = worker.call("nearest", REPO, query, 5)
+        grown = _rss_mib(first)
+        deadline = time.monotonic() + 30
+        while worker.recycles == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+        assert worker.recycles == 1, "grown past the limit, then idle: replaced once"
+        [second] = worker.pids
+        assert second != first
+        assert not Path(f"/proc/{first}").exists() or "Z" in _state(first)
+        assert _rss_mib(second) < grown
+        assert worker.call("count", REPO) == 2000
+        assert worker.call("nearest", REPO, query, 5) == before
+    finally:
+        worker.close()
+
+
+def test_a_database_process_that_stays_small_is_kept(tmp_path: Path, embedder: Embedder) -> None:
+    worker = WorkerProcess(str(tmp_path / "chroma"), recycle_after=0.3)
+    try:
+        worker.call("upsert", REPO, DOCS, embedder.encode([d.text for d in DOCS]), "test")
+        [pid] = worker.pids
+        time.sleep(1.0)
+        assert worker.recycles == 0 and worker.pids == [pid]
+    finally:
+        worker.close()
