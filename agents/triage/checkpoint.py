@@ -21,6 +21,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.sqlite import SqliteSaver
 from sqlalchemy.engine import make_url
 
+from storage.db import configure_sqlite
 from storage.forgetting import DataSubject
 from storage.worker_thread import WorkerThread
 
@@ -119,9 +120,7 @@ class ThreadedSqliteSaver(SqliteSaver):
 def _open_sqlite_saver(path: Path) -> ThreadedSqliteSaver:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=30000")
+    configure_sqlite(conn)
     saver = ThreadedSqliteSaver(conn)
     saver.setup()
     return saver
