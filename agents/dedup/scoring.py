@@ -30,8 +30,8 @@ DEFAULT_THRESHOLDS = Thresholds(
 #: a very long report is mostly logs and only costs tokenising time.
 LEXICAL_CHARS = 4000
 #: Texts whose term frequencies are kept between queries (candidates recur across queries).
-#: About 7 KiB each: enough for the candidates of the items in flight.
-_COUNTS_CACHE = 1024
+#: About 6 KiB each: enough for the candidates of the items in flight.
+_COUNTS_CACHE = 512
 
 _TOKEN = re.compile(r"[a-z0-9]{2,}")
 _STOPWORDS = frozenset(

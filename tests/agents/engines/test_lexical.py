@@ -86,7 +86,7 @@ def test_code_and_template_comments_count_as_their_own_words() -> None:
 
 
 def test_the_word_cache_stays_small_when_full() -> None:
-    """A full cache of character n-gram buckets costs a few hundred bytes a word."""
+    """A full cache of character n-gram buckets costs a few hundred bytes a word, a few MiB."""
     words = [f"w{n:05d}feedback" for n in range(5000)]
     _char_buckets.cache_clear()
     tracemalloc.start()
@@ -99,3 +99,5 @@ def test_the_word_cache_stays_small_when_full() -> None:
         tracemalloc.stop()
         _char_buckets.cache_clear()
     assert per_word < 600, per_word  # a tuple of ints cost about 1,760
+    full = (_char_buckets.cache_info().maxsize or 0) * per_word
+    assert full < 4 * 2**20, f"a full cache holds {full / 2**20:.1f} MiB"
