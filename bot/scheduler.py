@@ -2,10 +2,12 @@
 
 APScheduler runs on the event loop with its in-memory job store (nothing blocking). Item
 timers are not jobs of their own: they are deadlines over the items' rows
-(`storage/deadlines.py`). One job wakes at the next deadline, serves every deadline that
-fell since the last wake-up and arms the next; a periodic catch-up serves whatever is
-still due (a restart, a deadline whose work failed). Memory does not grow with the
-number of waiting items, and a restart has nothing to rebuild.
+(`storage/deadlines.py`). One job wakes at the next deadline and starts the sweeper, which
+serves every deadline that fell since its last round (each as a task of its own, a few at
+once, none for longer than a minute) and arms the next wake-up; a periodic catch-up serves
+whatever is still due (a restart, a deadline whose work failed). Memory does not grow
+with the number of waiting items, and a restart has nothing to rebuild. Expiry concerns
+items awaiting review; a failed filing waits for its retry or a maintainer.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ ItemCallback = Callable[[int], Awaitable[None]]
 #: How often everything still due is served again, whatever the wake-ups did.
 CATCH_UP_EVERY = timedelta(minutes=10)
 _PAGE = 100
+#: Deadlines served at once; each may take at most `_SERVE_TIMEOUT_SECONDS`.
+_AT_ONCE = 4
+_SERVE_TIMEOUT_SECONDS = 60.0
+_RETRY_SWEEP = timedelta(seconds=30)
 _WAKE_JOB = "deadlines"
 
 
@@ -53,18 +59,19 @@ class ReviewScheduler:
         self._timers = self._item_timers()
         self._swept_until: datetime | None = None
         self._next_wake: datetime | None = None
-        self._sweeping = asyncio.Lock()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._again = False
+        self._slots = asyncio.Semaphore(_AT_ONCE)
+        self._serving: dict[int, asyncio.Task[None]] = {}
 
     def _item_timers(self) -> tuple[tuple[Deadline, ItemCallback], ...]:
         s, waiting = self.services.settings.triage, ItemStatus.AWAITING_REVIEW
+        # Expiry first: an item overdue for both is expired, not reminded of.
         return (
+            (Deadline("expire", (waiting,), "created_at", s.expires_after), self._expire),
             (
                 Deadline("remind", (waiting,), "updated_at", s.reminder_after, "reminded_at"),
                 self._remind,
-            ),
-            (
-                Deadline("expire", (waiting, ItemStatus.FAILED), "created_at", s.expires_after),
-                self._expire,
             ),
             (
                 Deadline("refile", (ItemStatus.FAILED,), "filing_retry_at", timedelta(0)),
@@ -96,6 +103,9 @@ class ReviewScheduler:
         """Stop without waiting for running jobs (they are idempotent)."""
         if self._aps.running:
             self._aps.shutdown(wait=False)
+        for task in (self._sweeper, *self._serving.values()):
+            if task is not None:
+                task.cancel()
 
     @property
     def job_count(self) -> int:
@@ -128,24 +138,45 @@ class ReviewScheduler:
             self._wake_at(_aware(min(falls)))
 
     async def catch_up(self) -> None:
-        """Serve every deadline that has fallen, whenever it fell."""
+        """Serve every deadline that has fallen, whenever it fell; returns when done."""
         self._swept_until = None
-        await self.sweep()
+        await asyncio.shield(self._kick())
 
-    async def sweep(self) -> None:
-        """Serve the deadlines that fell since the last sweep; arm the next wake-up."""
-        async with self._sweeping:
-            now = datetime.now(UTC)
-            since, self._swept_until, self._next_wake = self._swept_until, now, None
-            for deadline, serve in self._timers:
-                await self._serve(deadline, serve, since, now)
-            upcoming = [
-                moment
-                for deadline, _ in self._timers
-                if (moment := await self._deadlines.next_after(deadline, now)) is not None
-            ]
-            if upcoming:
-                self._wake_at(min(upcoming))
+    async def _on_wake(self) -> None:
+        """The wake-up job: starts a sweep and returns at once (it never overlaps itself)."""
+        self._kick()
+
+    def _kick(self) -> asyncio.Task[None]:
+        """Make the sweeper go round (again, if it is running); the sweeper's task."""
+        self._again = True
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_while_due())
+        return self._sweeper
+
+    async def _sweep_while_due(self) -> None:
+        while self._again:
+            self._again = False
+            since, now = self._swept_until, datetime.now(UTC)
+            self._swept_until, self._next_wake = now, None
+            try:
+                await self._sweep(since, now)
+            except Exception:
+                log.exception("could not serve the items' deadlines; trying again shortly")
+                self._swept_until = since  # nothing of that window is skipped
+                self._wake_at(datetime.now(UTC) + _RETRY_SWEEP)
+                return
+
+    async def _sweep(self, since: datetime | None, now: datetime) -> None:
+        """Serve the deadlines that fell in (`since`, `now`]; arm the next wake-up."""
+        for deadline, serve in self._timers:
+            await self._serve(deadline, serve, since, now)
+        upcoming = [
+            moment
+            for deadline, _ in self._timers
+            if (moment := await self._deadlines.next_after(deadline, now)) is not None
+        ]
+        if upcoming:
+            self._wake_at(min(upcoming))
 
     async def _serve(
         self, deadline: Deadline, serve: ItemCallback, since: datetime | None, until: datetime
@@ -156,16 +187,29 @@ class ReviewScheduler:
                 deadline, since=since, until=until, after_id=after_id, limit=_PAGE
             )
             for item_id, guild_id in rows:
-                if not owns(guild_id):
-                    continue
-                with item_context(item_id):
-                    try:
-                        await serve(item_id)
-                    except Exception:
-                        log.exception("the %s deadline of item %s failed", deadline.name, item_id)
+                if item_id in self._serving or not owns(guild_id):
+                    continue  # being served now (by another of its deadlines, say)
+                await self._slots.acquire()
+                self._serving[item_id] = asyncio.get_running_loop().create_task(
+                    self._serve_one(deadline.name, serve, item_id)
+                )
             if len(rows) < _PAGE:
                 return
             after_id = rows[-1][0]
+
+    async def _serve_one(self, name: str, serve: ItemCallback, item_id: int) -> None:
+        """One item's deadline as a task of its own: a slow one holds up no other."""
+        try:
+            with item_context(item_id):
+                async with asyncio.timeout(_SERVE_TIMEOUT_SECONDS):
+                    await serve(item_id)
+        except TimeoutError:
+            log.warning("the %s deadline of item %s took too long; later", name, item_id)
+        except Exception:
+            log.exception("the %s deadline of item %s failed", name, item_id)
+        finally:
+            self._serving.pop(item_id, None)
+            self._slots.release()
 
     def _wake_at(self, when: datetime) -> None:
         if self._swept_until is not None and when <= self._swept_until:
@@ -174,7 +218,7 @@ class ReviewScheduler:
             return
         self._next_wake = when
         self._add_job(
-            self.sweep,
+            self._on_wake,
             "date",
             run_date=max(when, datetime.now(UTC)),
             id=_WAKE_JOB,

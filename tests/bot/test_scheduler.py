@@ -27,12 +27,16 @@ class _Runner:
     def __init__(self) -> None:
         self.decisions: list[tuple[int, str]] = []
         self.failing: set[int] = set()
+        self.slow: dict[int, float] = {}
+        self.times: dict[int, float] = {}
 
     def owns_guild(self, guild_id: int | None) -> bool:
         return guild_id != THEIRS
 
     async def decide(self, item_id: int, decision: Decision) -> Any:
         self.decisions.append((item_id, decision.action))
+        self.times[item_id] = asyncio.get_running_loop().time()
+        await asyncio.sleep(self.slow.get(item_id, 0))
         if item_id in self.failing:
             raise RuntimeError("the graph is down")
         return SimpleNamespace(accepted=True)
@@ -173,4 +177,60 @@ async def test_one_failing_deadline_does_not_hold_up_the_others(
     assert sorted(runner.decisions) == [(item_id, "confirm") for item_id in overdue]
 
     await scheduler.catch_up()  # what is still due (here: all three) is served again
-    assert len(runner.decisions) == 6
+    await _until(lambda: len(runner.decisions) == 6, "the catch-up")
+
+
+async def test_a_deadline_that_falls_during_a_slow_one_is_served_on_time(
+    database: Database, runner: _Runner, running: list[ReviewScheduler]
+) -> None:
+    repo = ItemRepository(database)
+    scheduler = _scheduler(database, runner, details_timeout=timedelta(seconds=1))
+    scheduler.arm()
+    running.append(scheduler)
+    scheduler.start()
+    (slow,) = await _items(repo, 0, 1, ItemStatus.TRIAGING, ItemStatus.AWAITING_DETAILS)
+    runner.slow[slow] = 3.0  # a reminder stuck behind Discord's rate limit, say
+    await _plan(repo, scheduler, slow)
+    await _until(lambda: slow in runner.times, "the first deadline")
+    (later,) = await _items(repo, 1, 1, ItemStatus.TRIAGING, ItemStatus.AWAITING_DETAILS)
+    planned = asyncio.get_running_loop().time()
+    await _plan(repo, scheduler, later)  # falls while the first one is still being served
+    await _until(lambda: later in runner.times, "the second deadline")
+    assert runner.times[later] - planned < 2.5, "not held up by the slow one"
+
+
+async def test_a_hanging_deadline_holds_up_none_of_the_others(
+    database: Database, runner: _Runner, running: list[ReviewScheduler]
+) -> None:
+    repo = ItemRepository(database)
+    due = await _items(repo, 0, 3, ItemStatus.TRIAGING, ItemStatus.AWAITING_REPORTER)
+    await _age(database, due, timedelta(days=1))
+    runner.slow[due[0]] = 3600.0
+    scheduler = _scheduler(database, runner)
+    scheduler.arm()
+    running.append(scheduler)
+    scheduler.start()
+    await _until(lambda: len(runner.decisions) == 3, "the other answers' timeouts")
+
+
+async def test_a_failed_filing_waits_for_its_retry_not_its_expiry(
+    database: Database, runner: _Runner, running: list[ReviewScheduler]
+) -> None:
+    repo = ItemRepository(database)
+    path = (ItemStatus.TRIAGING, ItemStatus.AWAITING_REVIEW, ItemStatus.APPROVED)
+    (failed,) = await _items(repo, 0, 1, *path, ItemStatus.FILING, ItemStatus.FAILED)
+    await _age(database, [failed], timedelta(days=8))  # past the expiry of a waiting item
+    await repo.update_fields(item_id=failed, filing_retry_at=utcnow())
+    scheduler = _scheduler(database, runner)
+    scheduler.arm()
+    running.append(scheduler)
+    scheduler.start()
+    await _until(lambda: runner.decisions, "the retry")
+    await asyncio.sleep(0.3)
+    assert runner.decisions == [(failed, "retry")]
+
+
+async def _plan(repo: ItemRepository, scheduler: ReviewScheduler, item_id: int) -> None:
+    item = await repo.get(item_id)
+    assert item is not None
+    scheduler.plan(item)
