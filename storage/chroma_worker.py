@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 import weakref
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -114,41 +114,48 @@ class WorkerProcess:
         self.call_timeout = call_timeout
         self._trim_after = trim_after
         self._lock = threading.Lock()
-        self._pool = self._new_pool()
+        self._closed = False
         self._in_flight = 0
-        self._fresh_mib: float | None = None
         self.recycle_growth_mib = recycle_growth_mib
         self.recycles = 0
+        self._child = self._start_child()
         self._idle: IdleRelease | None = None
         if recycle_growth_mib is not None and rss_mib(os.getpid()) is not None:
             self._idle = IdleRelease(self._recycle_if_grown, recycle_after)
         self._shutdown = weakref.finalize(self, self._shutdown_current)
 
-    def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
+    def _start_child(self) -> _Child:
+        """A new child whose first work is loading the indexes; its fresh size is read then."""
+        pool = ProcessPoolExecutor(
             max_workers=1,
             mp_context=_worker_context(),
             initializer=_open_in_worker,
             initargs=(self._path, os.getpid(), self._trim_after),
         )
+        child = _Child(pool)
+        pool.submit(_call_in_worker, "warm", ()).add_done_callback(child.warmed)
+        return child
 
     def _shutdown_current(self) -> None:
-        self._pool.shutdown(wait=True)
+        with self._lock:
+            self._closed = True
+            pool = self._child.pool
+        pool.shutdown(wait=True)
 
     @property
     def pids(self) -> list[int]:
-        """Process ids of the child (empty before the first call)."""
-        return list(getattr(self._pool, "_processes", None) or {})
+        """Process ids of the child."""
+        return self._child.pids
 
     def call(self, method: str, *args: Any) -> Any:
         """Run it in the child and wait for the result (at most `call_timeout` seconds)."""
         with self._idle.busy() if self._idle else contextlib.nullcontext():
             with self._lock:
-                pool = self._pool
+                pool = self._child.pool
                 future = pool.submit(_call_in_worker, method, args)
                 self._in_flight += 1
             try:
-                result = future.result(timeout=self.call_timeout)
+                return future.result(timeout=self.call_timeout)
             except FutureTimeout:
                 log.error(
                     "the vector database did not answer %s within %.0fs; restarting it",
@@ -160,49 +167,75 @@ class WorkerProcess:
             finally:
                 with self._lock:
                     self._in_flight -= 1
-            if self._fresh_mib is None:
-                self._note_fresh_size(pool)
-            return result
-
-    def _note_fresh_size(self, pool: ProcessPoolExecutor) -> None:
-        with self._lock:
-            pids = self.pids
-            if self._pool is pool and self._fresh_mib is None and len(pids) == 1:
-                self._fresh_mib = rss_mib(pids[0])
 
     def _recycle_if_grown(self) -> None:
         """Replace an idle child that grew `recycle_growth_mib` past its fresh size."""
         with self._lock:
-            pids, fresh, limit = self.pids, self._fresh_mib, self.recycle_growth_mib
-            if self._in_flight or fresh is None or limit is None or len(pids) != 1:
+            child, limit = self._child, self.recycle_growth_mib
+            if self._closed or self._in_flight or child.fresh_mib is None or limit is None:
                 return
-            size = rss_mib(pids[0])
-            if size is None or size - fresh < limit:
+            pids = child.pids
+            size = rss_mib(pids[0]) if len(pids) == 1 else None
+            if size is None or size - child.fresh_mib < limit:
                 return
-            log.info("the vector database's process grew by %.0f MiB; replacing it", size - fresh)
-            old, self._pool, self._fresh_mib = self._pool, self._new_pool(), None
-            old.shutdown(wait=True)  # idle: the child exits at once, all it wrote committed
+            log.info(
+                "the vector database's process grew by %.0f MiB; replacing it",
+                size - child.fresh_mib,
+            )
+            child.pool.shutdown(wait=False)  # idle: it exits at once, all it wrote committed
+            _stop(pids)
+            self._child = self._start_child()  # never two processes on the directory
             self.recycles += 1
-        self.call("warm")  # the fresh size counts the indexes, as any search would load them
 
     def _replace(self, stuck: ProcessPoolExecutor) -> None:
         """Kill the child of `stuck` and start a fresh one (once, however many callers)."""
         with self._lock:
-            if self._pool is not stuck:
+            if self._child.pool is not stuck or self._closed:
                 return
             pids = self.pids
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            _wait_gone(pids, within=10.0)
+            _stop(pids, kill=True)
             stuck.shutdown(wait=False, cancel_futures=True)
-            self._pool, self._fresh_mib = self._new_pool(), None
+            self._child = self._start_child()
 
     def close(self) -> None:
         """Stop the child after the operations already sent."""
         if self._idle is not None:
             self._idle.cancel()
         self._shutdown()
+
+
+class _Child:
+    """One child process (its pool of one) and its size once its indexes were loaded."""
+
+    def __init__(self, pool: ProcessPoolExecutor) -> None:
+        self.pool = pool
+        self.fresh_mib: float | None = None
+
+    @property
+    def pids(self) -> list[int]:
+        return list(getattr(self.pool, "_processes", None) or {})
+
+    def warmed(self, done: Future[Any]) -> None:
+        """Note the fresh size (no recycling for a child whose indexes did not load)."""
+        if done.cancelled():
+            return
+        if (error := done.exception()) is not None:
+            log.warning("the vector database could not load its indexes: %r", error)
+            return
+        pids = self.pids
+        if len(pids) == 1:
+            self.fresh_mib = rss_mib(pids[0])
+
+
+def _stop(pids: list[int], *, kill: bool = False) -> None:
+    """Wait for `pids` to exit (killed at once with `kill`, or after 10 s)."""
+    if not kill:
+        _wait_gone(pids, within=10.0)
+    for pid in pids:
+        if _running(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    _wait_gone(pids, within=10.0)
 
 
 def _wait_gone(pids: list[int], *, within: float) -> None:

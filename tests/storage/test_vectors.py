@@ -338,6 +338,8 @@ def test_a_grown_idle_database_process_is_replaced_and_answers_the_same(tmp_path
         assert _rss_mib(second) < grown
         assert worker.call("count", REPO) == 2000
         assert worker.call("nearest", REPO, query, 5) == before
+        time.sleep(1.5)  # idle again, its index loaded: the fresh size counted it
+        assert worker.recycles == 1 and worker.pids == [second]
     finally:
         worker.close()
 
