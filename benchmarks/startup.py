@@ -4,7 +4,8 @@ Measures, for a fresh process: time from spawn to gateway READY (the bot's /heal
 answers once READY is handled), time from spawn to the first triage (a message posted the
 moment the bot is ready gets its review message), RSS at idle, and RSS after `--items`
 more items are triaged (they are written straight into the database while the bot is
-stopped, then the restarted bot triages them all through `resume_pending`).
+stopped, then the restarted bot triages them all through `resume_pending`); each reading
+is taken `SETTLE_SECONDS` after the work stopped.
 
 The reference, measured in the same run, is a bare process that imports
 sentence-transformers, loads the same model and embeds one text: the floor for any first
@@ -41,6 +42,10 @@ from benchmarks._common import (
 #: Targets of the running bot's process tree (the fakes run in this process, not the bot's).
 IDLE_RSS_TARGET_MIB = 500
 GROWTH_TARGET_MIB = 100
+#: Quiet seconds before each memory reading: what the bot gives back once idle (the
+#: encoder's arena after 2 s, the vector database's trim after 1 s and its replacement
+#: after 10 s) is given back by then, as it is in a bot that keeps running.
+SETTLE_SECONDS = 15
 
 _BARE = """
 import json, os, time
@@ -172,7 +177,7 @@ async def measure(items: int, bot_env: dict[str, str] | None = None) -> dict[str
                 await discord.post_message(discord.feedback_channel_id, reporter, texts[0])
                 await _wait_review_messages(discord, 1, 300)
                 first = time.perf_counter() - began
-                await asyncio.sleep(2)
+                await asyncio.sleep(SETTLE_SECONDS)
                 idle_rss = rss_mb(bot.pid)
                 idle_by_process = memory_by_process(bot.pid)
                 await bot.terminate()
@@ -183,7 +188,7 @@ async def measure(items: int, bot_env: dict[str, str] | None = None) -> dict[str
                 await bot.restart(ready_timeout=120 + items / 20)
                 ready_with_backlog = time.perf_counter() - restarted
                 triage_seconds = await _wait_all_triaged(db_url, items + 1, 600 + items)
-                await asyncio.sleep(2)
+                await asyncio.sleep(SETTLE_SECONDS)
                 loaded_rss = rss_mb(bot.pid)
                 loaded_by_process = memory_by_process(bot.pid)
             finally:
