@@ -73,6 +73,20 @@ async def running() -> AsyncIterator[list[ReviewScheduler]]:
         scheduler.shutdown()
 
 
+def _start(scheduler: ReviewScheduler, running: list[ReviewScheduler]) -> None:
+    scheduler.arm()
+    running.append(scheduler)
+    scheduler.start()
+
+
+def _started(
+    database: Database, runner: _Runner, running: list[ReviewScheduler], **delays: timedelta
+) -> ReviewScheduler:
+    scheduler = _scheduler(database, runner, **delays)
+    _start(scheduler, running)
+    return scheduler
+
+
 async def _items(
     repo: ItemRepository, first: int, count: int, *path: ItemStatus, guild: int = OURS
 ) -> list[int]:
@@ -128,9 +142,7 @@ async def test_overdue_items_are_served_once_without_a_job_per_item(
         item = await repo.get(item_id)
         assert item is not None
         scheduler.plan(item)
-    scheduler.arm()
-    running.append(scheduler)
-    scheduler.start()
+    _start(scheduler, running)
     await _until(lambda: len(reminded) == len(overdue), "the reminders")
     await _until(lambda: len(runner.decisions) == len(overdue), "the expiries")
     await asyncio.sleep(0.3)
@@ -146,10 +158,7 @@ async def test_a_planned_deadline_wakes_the_scheduler_on_time(
     database: Database, runner: _Runner, running: list[ReviewScheduler]
 ) -> None:
     repo = ItemRepository(database)
-    scheduler = _scheduler(database, runner, details_timeout=timedelta(seconds=1))
-    scheduler.arm()
-    running.append(scheduler)
-    scheduler.start()
+    scheduler = _started(database, runner, running, details_timeout=timedelta(seconds=1))
     await asyncio.sleep(0.3)
     (item_id,) = await _items(repo, 0, 1, ItemStatus.TRIAGING, ItemStatus.AWAITING_DETAILS)
     item = await repo.get(item_id)
@@ -169,10 +178,7 @@ async def test_one_failing_deadline_does_not_hold_up_the_others(
     overdue = await _items(repo, 0, 3, ItemStatus.TRIAGING, ItemStatus.AWAITING_REPORTER)
     await _age(database, overdue, timedelta(days=1))
     runner.failing.add(overdue[0])
-    scheduler = _scheduler(database, runner)
-    scheduler.arm()
-    running.append(scheduler)
-    scheduler.start()
+    scheduler = _started(database, runner, running)
     await _until(lambda: len(runner.decisions) == 3, "every answer's timeout")
     assert sorted(runner.decisions) == [(item_id, "confirm") for item_id in overdue]
 
@@ -184,10 +190,7 @@ async def test_a_deadline_that_falls_during_a_slow_one_is_served_on_time(
     database: Database, runner: _Runner, running: list[ReviewScheduler]
 ) -> None:
     repo = ItemRepository(database)
-    scheduler = _scheduler(database, runner, details_timeout=timedelta(seconds=1))
-    scheduler.arm()
-    running.append(scheduler)
-    scheduler.start()
+    scheduler = _started(database, runner, running, details_timeout=timedelta(seconds=1))
     (slow,) = await _items(repo, 0, 1, ItemStatus.TRIAGING, ItemStatus.AWAITING_DETAILS)
     runner.slow[slow] = 3.0  # a reminder stuck behind Discord's rate limit, say
     await _plan(repo, scheduler, slow)
@@ -206,10 +209,7 @@ async def test_a_hanging_deadline_holds_up_none_of_the_others(
     due = await _items(repo, 0, 3, ItemStatus.TRIAGING, ItemStatus.AWAITING_REPORTER)
     await _age(database, due, timedelta(days=1))
     runner.slow[due[0]] = 3600.0
-    scheduler = _scheduler(database, runner)
-    scheduler.arm()
-    running.append(scheduler)
-    scheduler.start()
+    _started(database, runner, running)
     await _until(lambda: len(runner.decisions) == 3, "the other answers' timeouts")
 
 
@@ -221,10 +221,7 @@ async def test_a_failed_filing_waits_for_its_retry_not_its_expiry(
     (failed,) = await _items(repo, 0, 1, *path, ItemStatus.FILING, ItemStatus.FAILED)
     await _age(database, [failed], timedelta(days=8))  # past the expiry of a waiting item
     await repo.update_fields(item_id=failed, filing_retry_at=utcnow())
-    scheduler = _scheduler(database, runner)
-    scheduler.arm()
-    running.append(scheduler)
-    scheduler.start()
+    _started(database, runner, running)
     await _until(lambda: runner.decisions, "the retry")
     await asyncio.sleep(0.3)
     assert runner.decisions == [(failed, "retry")]

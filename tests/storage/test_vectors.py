@@ -283,17 +283,21 @@ def _worker_growth_after_writes(path: Path, trim_after: float | None) -> float:
         worker.call("ping")
         [pid] = worker.pids
         before = _rss_mib(pid)
-        for n in range(0, 2000, 8):
-            docs = [
-                StoredDocument(f"feedback:{n + i}", f"report {n + i}: " + "export fails " * 40)
-                for i in range(8)
-            ]
-            vectors = rng.standard_normal((8, 384)).astype(np.float32)
-            worker.call("upsert", REPO, docs, vectors, "test")
+        _write_feedback(worker, rng, 2000)
         time.sleep(0.5)  # the trim after the last write
         return _rss_mib(pid) - before
     finally:
         worker.close()
+
+
+def _write_feedback(worker: WorkerProcess, rng: np.random.Generator, count: int) -> None:
+    """`count` documents with random vectors, 8 to a write, as triage adds them."""
+    for n in range(0, count, 8):
+        docs = [
+            StoredDocument(f"feedback:{n + i}", f"report {n + i}: " + "export fails " * 40)
+            for i in range(8)
+        ]
+        worker.call("upsert", REPO, docs, rng.standard_normal((8, 384)).astype(np.float32), "t")
 
 
 def test_the_embedded_database_gives_freed_memory_back_after_writes(tmp_path: Path) -> None:
@@ -317,13 +321,7 @@ def test_a_grown_idle_database_process_is_replaced_and_answers_the_same(tmp_path
     try:
         worker.call("ping")
         [first] = worker.pids
-        for n in range(0, 2000, 8):
-            docs = [
-                StoredDocument(f"feedback:{n + i}", f"report {n + i}: " + "export fails " * 40)
-                for i in range(8)
-            ]
-            vectors = rng.standard_normal((8, 384)).astype(np.float32)
-            worker.call("upsert", REPO, docs, vectors, "test")
+        _write_feedback(worker, rng, 2000)
         query = rng.standard_normal((3, 384)).astype(np.float32)
         before = worker.call("nearest", REPO, query, 5)
         grown = _rss_mib(first)
