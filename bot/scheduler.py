@@ -63,6 +63,8 @@ class ReviewScheduler:
         self._again = False
         self._slots = asyncio.Semaphore(_AT_ONCE)
         self._serving: dict[int, asyncio.Task[None]] = {}
+        self._deferred: set[int] = set()
+        self._stopped = False
 
     def _item_timers(self) -> tuple[tuple[Deadline, ItemCallback], ...]:
         s, waiting = self.services.settings.triage, ItemStatus.AWAITING_REVIEW
@@ -101,6 +103,7 @@ class ReviewScheduler:
 
     def shutdown(self) -> None:
         """Stop without waiting for running jobs (they are idempotent)."""
+        self._stopped = True
         if self._aps.running:
             self._aps.shutdown(wait=False)
         for task in (self._sweeper, *self._serving.values()):
@@ -162,9 +165,17 @@ class ReviewScheduler:
                 await self._sweep(since, now)
             except Exception:
                 log.exception("could not serve the items' deadlines; trying again shortly")
-                self._swept_until = since  # nothing of that window is skipped
+                self._forget_swept(since)  # nothing of that window is skipped
+                self._next_wake = None
                 self._wake_at(datetime.now(UTC) + _RETRY_SWEEP)
                 return
+
+    def _forget_swept(self, since: datetime | None) -> None:
+        """Make the next round start at `since` at the latest (None: from the beginning)."""
+        if since is None or self._swept_until is None:
+            self._swept_until = None
+        else:
+            self._swept_until = min(since, self._swept_until)
 
     async def _sweep(self, since: datetime | None, now: datetime) -> None:
         """Serve the deadlines that fell in (`since`, `now`]; arm the next wake-up."""
@@ -187,8 +198,11 @@ class ReviewScheduler:
                 deadline, since=since, until=until, after_id=after_id, limit=_PAGE
             )
             for item_id, guild_id in rows:
-                if item_id in self._serving or not owns(guild_id):
-                    continue  # being served now (by another of its deadlines, say)
+                if not owns(guild_id):
+                    continue
+                if item_id in self._serving:  # by another of its deadlines: again after it
+                    self._deferred.add(item_id)
+                    continue
                 await self._slots.acquire()
                 self._serving[item_id] = asyncio.get_running_loop().create_task(
                     self._serve_one(deadline.name, serve, item_id)
@@ -210,6 +224,10 @@ class ReviewScheduler:
         finally:
             self._serving.pop(item_id, None)
             self._slots.release()
+            if item_id in self._deferred and not self._stopped:
+                self._deferred.discard(item_id)
+                self._forget_swept(None)
+                self._kick()
 
     def _wake_at(self, when: datetime) -> None:
         if self._swept_until is not None and when <= self._swept_until:

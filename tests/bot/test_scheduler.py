@@ -231,3 +231,55 @@ async def _plan(repo: ItemRepository, scheduler: ReviewScheduler, item_id: int) 
     item = await repo.get(item_id)
     assert item is not None
     scheduler.plan(item)
+
+
+async def test_a_wake_up_during_a_failed_round_is_not_lost(
+    database: Database,
+    runner: _Runner,
+    running: list[ReviewScheduler],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("bot.scheduler._RETRY_SWEEP", timedelta(seconds=0.5))
+    repo = ItemRepository(database)
+    (item_id,) = await _items(repo, 0, 1, ItemStatus.TRIAGING, ItemStatus.AWAITING_DETAILS)
+    scheduler = _scheduler(database, runner, details_timeout=timedelta(0))
+    real_due, calls = scheduler._deadlines.due, 0
+
+    async def due_failing_once(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.sleep(0.5)  # the item's wake-up comes meanwhile
+            raise OSError("database is locked")
+        return await real_due(*args, **kwargs)
+
+    scheduler._deadlines.due = due_failing_once  # type: ignore[method-assign]
+    _start(scheduler, running)
+    await asyncio.sleep(0.1)
+    await _plan(repo, scheduler, item_id)
+    await _until(lambda: runner.decisions, "the deadline after the failed round")
+    assert runner.decisions == [(item_id, "details")]
+
+
+async def test_an_expiry_that_falls_during_the_items_reminder_follows_it(
+    database: Database, runner: _Runner, running: list[ReviewScheduler]
+) -> None:
+    repo = ItemRepository(database)
+    (item_id,) = await _items(repo, 0, 1, *REVIEW)
+
+    async def slow_reminder(_item_id: int) -> None:
+        await asyncio.sleep(2.0)
+
+    scheduler = _scheduler(
+        database,
+        runner,
+        reminder_after=timedelta(seconds=0.3),
+        expires_after=timedelta(seconds=1),
+    )
+    scheduler.on_remind = slow_reminder
+    _start(scheduler, running)
+    await _plan(repo, scheduler, item_id)
+    began = asyncio.get_running_loop().time()
+    await _until(lambda: runner.decisions, "the expiry")
+    assert runner.decisions == [(item_id, "expire")]
+    assert asyncio.get_running_loop().time() - began < 6, "not left to the catch-up"
