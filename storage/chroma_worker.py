@@ -19,7 +19,8 @@ import time
 import weakref
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, NoReturn
 
 from storage.chroma import CALL_TIMEOUT_SECONDS, ChromaCollections, persistent_client
 from storage.memory import IdleRelease, return_free_memory
@@ -139,7 +140,9 @@ class WorkerProcess:
     def _shutdown_current(self) -> None:
         with self._lock:
             self._closed = True
-            pool = self._child.pool
+            pool, pids = self._child.pool, self._child.pids
+        pool.shutdown(wait=False)  # the operations already sent still run
+        _stop(pids, grace=self.call_timeout)  # a stuck child is killed, not waited for
         pool.shutdown(wait=True)
 
     @property
@@ -152,21 +155,33 @@ class WorkerProcess:
         with self._idle.busy() if self._idle else contextlib.nullcontext():
             with self._lock:
                 pool = self._child.pool
-                future = pool.submit(_call_in_worker, method, args)
-                self._in_flight += 1
+                try:
+                    future = pool.submit(_call_in_worker, method, args)
+                except BrokenProcessPool:
+                    future = None
+                else:
+                    self._in_flight += 1
+            if future is None:
+                self._restart_after(pool, f"its process had died before {method}")
             try:
                 return future.result(timeout=self.call_timeout)
             except FutureTimeout:
-                log.error(
-                    "the vector database did not answer %s within %.0fs; restarting it",
-                    method,
-                    self.call_timeout,
-                )
-                self._replace(pool)
-                raise TimeoutError(f"vector database call {method!r} timed out") from None
+                self._restart_after(pool, f"no answer to {method} in {self.call_timeout:.0f}s")
+            except BrokenProcessPool:
+                self._restart_after(pool, f"its process died during {method}")
             finally:
                 with self._lock:
                     self._in_flight -= 1
+
+    def _restart_after(self, pool: ProcessPoolExecutor, what: str) -> NoReturn:
+        """Replace the child of `pool` and fail the call like one that got no answer.
+
+        Callers retry a `TimeoutError`; the call is not repeated here (it may have been
+        done already, and the caller knows whether that matters).
+        """
+        log.error("the vector database failed: %s; restarting it", what)
+        self._replace(pool)
+        raise TimeoutError(f"vector database: {what}")
 
     def _recycle_if_grown(self) -> None:
         """Replace an idle child that grew `recycle_growth_mib` past its fresh size."""
@@ -227,10 +242,10 @@ class _Child:
             self.fresh_mib = rss_mib(pids[0])
 
 
-def _stop(pids: list[int], *, kill: bool = False) -> None:
-    """Wait for `pids` to exit (killed at once with `kill`, or after 10 s)."""
+def _stop(pids: list[int], *, kill: bool = False, grace: float = 10.0) -> None:
+    """Wait for `pids` to exit (killed at once with `kill`, or after `grace` seconds)."""
     if not kill:
-        _wait_gone(pids, within=10.0)
+        _wait_gone(pids, within=grace)
     for pid in pids:
         if _running(pid):
             with contextlib.suppress(ProcessLookupError):

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -273,6 +273,51 @@ def test_a_stuck_embedded_database_is_replaced_and_keeps_its_data(
         assert not Path(f"/proc/{stuck}").exists() or "Z" in _state(stuck)
     finally:
         worker.close()
+
+
+def test_a_dead_embedded_database_process_is_replaced_and_keeps_its_data(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    worker = WorkerProcess(str(tmp_path / "chroma"))
+    try:
+        worker.call("upsert", REPO, DOCS, embedder.encode([d.text for d in DOCS]), "test")
+        [dead] = worker.pids
+        os.kill(dead, signal.SIGKILL)  # the OOM killer, say
+        _wait_for(lambda: _gone(dead))
+
+        with pytest.raises(TimeoutError, match="died"):
+            worker.call("count", REPO)  # the caller retries, as after a timeout
+
+        assert worker.call("count", REPO) == len(DOCS)
+        assert dead not in worker.pids
+    finally:
+        worker.close()
+
+
+def test_closing_does_not_wait_for_a_stuck_database_process(tmp_path: Path) -> None:
+    worker = WorkerProcess(str(tmp_path / "chroma"), call_timeout=2.0)
+    worker.call("ping")
+    [stuck] = worker.pids
+    os.kill(stuck, signal.SIGSTOP)
+    began = time.monotonic()
+    worker.close()
+    assert time.monotonic() - began < 15
+    assert _gone(stuck)
+
+
+def _gone(pid: int) -> bool:
+    """Exited (or a zombie waiting to be reaped)."""
+    try:
+        return "Z" in _state(pid)
+    except OSError:
+        return True
+
+
+def _wait_for(condition: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
 
 
 def _worker_growth_after_writes(path: Path, trim_after: float | None) -> float:
