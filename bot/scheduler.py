@@ -23,7 +23,7 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from agents.triage.filing_retry import AUTO_RETRY_ACTOR
-from agents.triage.state import Decision
+from agents.triage.state import Action, Decision
 from bot.log import item_context
 from bot.services import Services
 from storage.deadlines import Deadline, DeadlineRepository
@@ -68,9 +68,18 @@ class ReviewScheduler:
 
     def _item_timers(self) -> tuple[tuple[Deadline, ItemCallback], ...]:
         s, waiting = self.services.settings.triage, ItemStatus.AWAITING_REVIEW
+        expire = self._decides("expire", "no decision in time", "item %s expired")
+        details = self._decides(
+            "details", "no answer in time", "item %s goes to review without the missing details"
+        )
+        same_issue = self._decides(
+            "confirm",
+            "no answer in time",
+            "item %s goes to review: no answer about the matching issue",
+        )
         # Expiry first: an item overdue for both is expired, not reminded of.
         return (
-            (Deadline("expire", (waiting,), "created_at", s.expires_after), self._expire),
+            (Deadline("expire", (waiting,), "created_at", s.expires_after), expire),
             (
                 Deadline("remind", (waiting,), "updated_at", s.reminder_after, "reminded_at"),
                 self._remind,
@@ -83,7 +92,7 @@ class ReviewScheduler:
                 Deadline(
                     "details", (ItemStatus.AWAITING_DETAILS,), "updated_at", s.details_timeout
                 ),
-                self._details_timeout,
+                details,
             ),
             (
                 Deadline(
@@ -92,7 +101,7 @@ class ReviewScheduler:
                     "updated_at",
                     s.duplicate_confirm_timeout,
                 ),
-                self._same_issue_timeout,
+                same_issue,
             ),
         )
 
@@ -266,12 +275,15 @@ class ReviewScheduler:
             await self.on_remind(item_id)
         await self.services.items.update_fields(item_id=item_id, reminded_at=datetime.now(UTC))
 
-    async def _expire(self, item_id: int) -> None:
-        result = await self.services.runner.decide(
-            item_id, Decision(action="expire", actor="scheduler", reason="no decision in time")
-        )
-        if result.accepted:
-            log.info("item %s expired", item_id)
+    def _decides(self, action: Action, reason: str, done: str) -> ItemCallback:
+        """A deadline whose work is the scheduler's decision `action` (`done` logs it)."""
+
+        async def decide(item_id: int) -> None:
+            decision = Decision(action=action, actor="scheduler", reason=reason)
+            if (await self.services.runner.decide(item_id, decision)).accepted:
+                log.info(done, item_id)
+
+        return decide
 
     async def _retry_filing(self, item_id: int) -> None:
         item = await self.services.items.get(item_id)
@@ -285,17 +297,3 @@ class ReviewScheduler:
         )
         if result.accepted:
             log.info("item %s: retrying the filing automatically", item_id)
-
-    async def _details_timeout(self, item_id: int) -> None:
-        result = await self.services.runner.decide(
-            item_id, Decision(action="details", actor="scheduler", reason="no answer in time")
-        )
-        if result.accepted:
-            log.info("item %s goes to review without the missing details", item_id)
-
-    async def _same_issue_timeout(self, item_id: int) -> None:
-        result = await self.services.runner.decide(
-            item_id, Decision(action="confirm", actor="scheduler", reason="no answer in time")
-        )
-        if result.accepted:
-            log.info("item %s goes to review: no answer about the matching issue", item_id)

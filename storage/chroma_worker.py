@@ -23,7 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, NoReturn
 
 from storage.chroma import CALL_TIMEOUT_SECONDS, ChromaCollections, persistent_client
-from storage.memory import IdleRelease, return_free_memory
+from storage.memory import IdleRelease, return_free_memory, rss_mib
 
 log = logging.getLogger(__name__)
 
@@ -259,18 +259,6 @@ def _wait_gone(pids: list[int], *, within: float) -> None:
     for pid in pids:
         while time.monotonic() < deadline and _running(pid):
             time.sleep(0.05)
-
-
-def rss_mib(pid: int) -> float | None:
-    """Resident size of process `pid` in MiB, where /proc tells (Linux), else None."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        return None
-    return None
 
 
 def _running(pid: int) -> bool:

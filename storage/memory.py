@@ -40,6 +40,18 @@ def return_free_memory() -> bool:
     return True
 
 
+def rss_mib(pid: int) -> float | None:
+    """Resident size of process `pid` in MiB, where /proc tells (Linux), else None."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 class IdleRelease:
     """Calls `release` once the work it watches has been idle for `after` seconds.
 

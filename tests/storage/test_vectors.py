@@ -18,6 +18,7 @@ import pytest
 
 from storage.chroma_worker import WorkerProcess
 from storage.embeddings import Embedder
+from storage.memory import rss_mib
 from storage.vectors import StoredDocument, VectorStore, collection_name, shared_embedder
 from tests.conftest import index_of_another_model
 
@@ -352,8 +353,9 @@ def test_the_embedded_database_gives_freed_memory_back_after_writes(tmp_path: Pa
 
 
 def _rss_mib(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text().splitlines()
-    return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS:"))
+    size = rss_mib(pid)
+    assert size is not None, f"process {pid} is gone"
+    return size
 
 
 def _state(pid: int) -> str:
